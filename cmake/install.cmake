@@ -1,0 +1,17 @@
+# install(): headers, static + shared library, an exported CMake package
+# (find_package(vsok) gives vsok::vsok and vsok::vsok_shared) and vsok.pc.
+include(CMakePackageConfigHelpers)
+install(TARGETS vsok vsok_shared EXPORT vsokTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vsok DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT vsokTargets NAMESPACE vsok:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vsok)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vsokConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/vsokConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vsok)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/vsokConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/vsokConfig.cmake ${PROJECT_BINARY_DIR}/vsokConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vsok)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/vsok.pc.in ${PROJECT_BINARY_DIR}/vsok.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/vsok.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,87 @@
+/* vsok/address.h - one address syntax for every vsok tool.
+ *
+ *   vsock:CID:PORT      AF_VSOCK; CID may be a number or any (-1), local (1),
+ *                       host (2), parent (3, the Nitro parent instance)
+ *   unix:PATH           Unix stream socket; unix:@name = abstract namespace
+ *   tcp:HOST:PORT       TCP, IPv4 or IPv6 ([::1]:PORT or ::1 with last colon)
+ *   fd:N                an inherited, already connected/listening descriptor
+ *   fc:UDS_PATH:PORT    Firecracker hybrid vsock.  Connecting: connect to
+ *                       UDS_PATH, send "CONNECT PORT\n", expect "OK <n>\n".
+ *                       Listening: bind UDS_PATH_PORT, where Firecracker
+ *                       delivers guest-initiated connections.
+ * socat spellings are accepted too: VSOCK-CONNECT:cid:port, VSOCK-LISTEN:port,
+ * TCP:host:port, TCP-LISTEN:port, UNIX-CONNECT:path, UNIX-LISTEN:path (and
+ * TCP4/TCP6 variants).  A *-LISTEN spelling sets the listen hint.
+ */
+#ifndef VSOK_ADDRESS_H
+#define VSOK_ADDRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vsok_addr_kind {
+    VSOK_ADDR_VSOCK = 1,
+    VSOK_ADDR_UNIX,
+    VSOK_ADDR_TCP,
+    VSOK_ADDR_FD,
+    VSOK_ADDR_FC,
+} vsok_addr_kind;
+
+#define VSOK_CID_ANY 0xFFFFFFFFu
+#define VSOK_CID_LOCAL 1u
+#define VSOK_CID_HOST 2u
+#define VSOK_CID_PARENT 3u
+#define VSOK_ADDR_PATH_MAX 108 /* sizeof(sun_path) */
+
+/* Caller-allocated: a parsed address holds no heap memory. */
+typedef struct vsok_addr {
+    vsok_addr_kind kind;
+    uint32_t cid;                  /* vsock */
+    uint32_t port;                 /* vsock, tcp, fc */
+    char path[VSOK_ADDR_PATH_MAX]; /* unix, fc: NUL-terminated; abstract names without '@' */
+    int abstract;                  /* unix: 1 for unix:@name */
+    char host[256];                /* tcp: literal or name, brackets removed */
+    int fd;                        /* fd */
+    int listen_hint;               /* 1 when spelt as socat's *-LISTEN */
+} vsok_addr;
+
+/* Parses text into *a.  On failure returns VSOK_E_ADDRESS and writes a
+ * sentence naming what is wrong into err (err may be NULL; errlen bytes,
+ * always NUL-terminated). */
+vsok_err vsok_addr_parse(vsok_addr *a, const char *text, char *err, size_t errlen);
+
+/* Canonical text of a ("vsock:1:5000", "tcp:[::1]:80", ...).  Returns the
+ * length that would have been written, like snprintf. */
+int vsok_addr_format(const vsok_addr *a, char *buf, size_t len);
+
+/* Connects to a (blocking until connected or timeout_ms; -1 = no limit).  The
+ * returned fd is blocking, close-on-exec.  For fc: runs the CONNECT handshake
+ * without reading a byte past the "OK n\n" line.  VSOK_E_IO keeps errno (a
+ * vsock connect to a port with no listener gives ECONNRESET).  VSOK_E_INVAL
+ * for fd: addresses (use them directly). */
+vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_out);
+
+/* Creates a listening socket for a (SO_REUSEADDR for TCP; a stale Unix socket
+ * file is replaced).  fd:N is returned as is.  The fd is non-blocking and
+ * close-on-exec. */
+vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
+
+/* The address a listening or connected socket is bound to, in the same
+ * syntax (so port 0 can be resolved and printed). */
+vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a);
+
+/* Convenience: parse + connect / parse + listen. */
+vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen);
+vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/* vsok/decoder.h - incremental push decoder (reassembly) for VSOK streams.
+ *
+ * Feed it whatever the transport delivered, one byte or many frames at a
+ * time; it hands out each complete message.  The outcome is a function of the
+ * byte stream alone, never of how it was split:
+ *
+ *   - a wrong magic byte is reported as soon as it arrives, at its own offset
+ *     (frame start + 0..3);
+ *   - a length is judged when all 4 length bytes are in, at frame start + 4;
+ *     zero is VSOK_E_LENGTH, above the maximum VSOK_E_TOO_LARGE;
+ *   - at end of stream (vsok_decoder_finish) inside a frame: VSOK_E_TRUNCATED
+ *     at the offset where the stream ended; at a boundary: VSOK_E_EOF.
+ *
+ * Errors are sticky: once reported, every later call returns the same error.
+ * Messages delivered before the error stay delivered.
+ *
+ * Memory: the decoder never reserves the announced length up front; its
+ * payload buffer grows with bytes actually received (at most twice what has
+ * arrived for the frame, never more than the length), so a peer announcing
+ * 1 MiB and sending nothing costs nothing.
+ */
+#ifndef VSOK_DECODER_H
+#define VSOK_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "header.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vsok_decoder vsok_decoder;
+
+/* A delivered message.  data is borrowed: it points either into the buffer
+ * passed to vsok_decoder_feed (zero copy, when the whole frame was inside it)
+ * or into the decoder's own buffer.  Valid until the next call on the decoder
+ * or until the caller's buffer changes, whichever comes first. */
+typedef struct vsok_msg {
+    const uint8_t *data;
+    size_t len;
+    uint64_t offset; /* stream offset of the frame's first header byte */
+} vsok_msg;
+
+/* Creates a decoder accepting payloads of 1..max_payload bytes; 0 means
+ * VSOK_MAX_PAYLOAD.  Returns NULL on allocation failure or when max_payload
+ * exceeds VSOK_MAX_PAYLOAD.  Free with vsok_decoder_free. */
+vsok_decoder *vsok_decoder_new(size_t max_payload);
+void vsok_decoder_free(vsok_decoder *d);
+
+/* Forgets all state (position, partial frame, sticky error); keeps the
+ * configured maximum.  Releases the payload buffer. */
+void vsok_decoder_reset(vsok_decoder *d);
+
+/* Consumes bytes from buf[0..len) until one message completes or buf is used
+ * up.  *consumed receives the number of bytes taken (always set).
+ *   VSOK_OK      - *msg holds a message; call again with buf + *consumed.
+ *   VSOK_E_AGAIN - all of buf was taken, no message complete yet.
+ *   VSOK_E_MAGIC / VSOK_E_LENGTH / VSOK_E_TOO_LARGE - protocol violation;
+ *                  see vsok_decoder_error_offset.  *consumed counts the bytes
+ *                  up to and including the offending one.
+ *   VSOK_E_NOMEM - could not grow the payload buffer (state kept; retry).
+ *   VSOK_E_INVAL - NULL arguments. */
+vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
+                           vsok_msg *msg);
+
+/* Declares end of stream.  Returns VSOK_E_EOF at a frame boundary,
+ * VSOK_E_TRUNCATED inside a frame (offset = bytes received), or the sticky
+ * error if one was already reported.  Sticky afterwards. */
+vsok_err vsok_decoder_finish(vsok_decoder *d);
+
+/* Zero-copy fill for large payloads: when the decoder is inside a payload it
+ * returns a pointer to room for the next bytes and its size in *room (grown
+ * as allowed above); the caller read()s into it and calls
+ * vsok_decoder_commit.  Returns NULL when not inside a payload (feed the
+ * header bytes instead) or on allocation failure (*room = 0). */
+uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room);
+
+/* Accepts n bytes written into the region from vsok_decoder_prepare.
+ * Returns VSOK_OK with *msg set when the payload completed, VSOK_E_AGAIN
+ * otherwise, VSOK_E_INVAL if n exceeds the room given. */
+vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg);
+
+/* Total bytes consumed so far. */
+uint64_t vsok_decoder_offset(const vsok_decoder *d);
+/* Stream offset at which the sticky error was detected (0 if none). */
+uint64_t vsok_decoder_error_offset(const vsok_decoder *d);
+/* The sticky error, VSOK_OK if none. */
+vsok_err vsok_decoder_error(const vsok_decoder *d);
+/* True when between frames (no partial header or payload held). */
+int vsok_decoder_at_boundary(const vsok_decoder *d);
+/* Bytes of heap the decoder holds now, struct included. */
+size_t vsok_decoder_memory(const vsok_decoder *d);
+/* Length announced by the frame being received, 0 if none yet. */
+uint32_t vsok_decoder_pending_length(const vsok_decoder *d);
+
+/* One-shot decode of a whole byte stream (everything the peer will ever
+ * send).  Calls on_msg for each message in order (stop early by returning
+ * non-zero: then VSOK_OK is returned).  Returns VSOK_E_EOF when the stream
+ * ends cleanly, otherwise the error with *err_offset set.  Independent of the
+ * push decoder: used by tests and fuzzers to cross-check it. */
+typedef int (*vsok_msg_cb)(void *ctx, const vsok_msg *msg);
+vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
+                         void *ctx, uint64_t *err_offset);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+/* vsok/vsok.h - umbrella header for libvsok, the reference implementation of
+ * the VSOK message framing ("VSOK" + u32 big-endian length + payload) over
+ * vsock and other byte streams. */
+#ifndef VSOK_VSOK_H
+#define VSOK_VSOK_H
+
+#include "error.h"
+#include "header.h"
+#include "decoder.h"
+#include "stream.h"
+#include "protocol.h"
+#include "address.h"
+#include "socket.h"
+
+#define VSOK_VERSION_MAJOR 0
+#define VSOK_VERSION_MINOR 1
+#define VSOK_VERSION_PATCH 0
+#define VSOK_VERSION_STRING "0.1.0"
+
+#endif
