@@ -83,6 +83,12 @@ uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room);
  * otherwise, VSOK_E_INVAL if n exceeds the room given. */
 vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg);
 
+/* Releases the payload buffer if the decoder is between frames.  The
+ * decoder otherwise keeps its buffer for the next frame (fast for one busy
+ * connection); servers holding many idle connections call this after each
+ * message so an idle connection costs only the struct. */
+void vsok_decoder_trim(vsok_decoder *d);
+
 /* Total bytes consumed so far. */
 uint64_t vsok_decoder_offset(const vsok_decoder *d);
 /* Stream offset at which the sticky error was detected (0 if none). */

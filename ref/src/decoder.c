@@ -1,0 +1,283 @@
+/* decoder.c - incremental push decoder and the independent one-shot decoder.
+ *
+ * The push decoder is split-aware: a frame wholly inside the caller's buffer
+ * is handed out in place; only frames that straddle feeds are copied, into a
+ * buffer that grows with the bytes actually received. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vsok/decoder.h"
+
+#define MIN_ALLOC 1024
+#define PREPARE_STEP VSOK_CHUNK_SIZE
+
+struct vsok_decoder {
+    uint32_t max;
+    uint8_t hdr_have;           /* header bytes held, 0..8 */
+    uint8_t in_payload;         /* header complete, collecting payload */
+    uint8_t hdr[VSOK_HEADER_SIZE];
+    uint32_t need;              /* payload length of the current frame */
+    uint32_t have;              /* payload bytes held in buf */
+    size_t cap;
+    uint8_t *buf;
+    uint64_t offset;            /* bytes consumed so far */
+    uint64_t frame_off;         /* offset of the current frame's first byte */
+    uint64_t err_off;
+    vsok_err err;
+};
+
+vsok_decoder *vsok_decoder_new(size_t max_payload)
+{
+    if (max_payload == 0)
+        max_payload = VSOK_MAX_PAYLOAD;
+    if (max_payload > VSOK_MAX_PAYLOAD)
+        return NULL;
+    vsok_decoder *d = calloc(1, sizeof(*d));
+    if (d != NULL)
+        d->max = (uint32_t)max_payload;
+    return d;
+}
+
+void vsok_decoder_free(vsok_decoder *d)
+{
+    if (d == NULL)
+        return;
+    free(d->buf);
+    free(d);
+}
+
+void vsok_decoder_reset(vsok_decoder *d)
+{
+    if (d == NULL)
+        return;
+    uint32_t max = d->max;
+    free(d->buf);
+    memset(d, 0, sizeof(*d));
+    d->max = max;
+}
+
+void vsok_decoder_trim(vsok_decoder *d)
+{
+    if (d == NULL || d->in_payload || d->buf == NULL)
+        return;
+    free(d->buf);
+    d->buf = NULL;
+    d->cap = 0;
+}
+
+static vsok_err fail(vsok_decoder *d, vsok_err err, uint64_t at)
+{
+    d->err = err;
+    d->err_off = at;
+    return err;
+}
+
+/* Grows buf to hold at least want bytes, doubling so that copies stay
+ * amortised, but never past the announced length: memory follows the bytes
+ * received, not the bytes promised. */
+static int grow(vsok_decoder *d, size_t want)
+{
+    if (want <= d->cap)
+        return 0;
+    size_t cap = d->cap * 2;
+    if (cap < want)
+        cap = want;
+    if (cap < MIN_ALLOC)
+        cap = MIN_ALLOC;
+    if (cap > d->need)
+        cap = d->need;
+    uint8_t *nb = realloc(d->buf, cap);
+    if (nb == NULL)
+        return -1;
+    d->buf = nb;
+    d->cap = cap;
+    return 0;
+}
+
+static void frame_done(vsok_decoder *d, vsok_msg *msg, const uint8_t *data, uint64_t end)
+{
+    msg->data = data;
+    msg->len = d->need;
+    msg->offset = d->frame_off;
+    d->in_payload = 0;
+    d->hdr_have = 0;
+    d->need = 0;
+    d->have = 0;
+    d->frame_off = end;
+}
+
+/* Validates a complete header held in d->hdr and enters the payload state. */
+static vsok_err start_payload(vsok_decoder *d)
+{
+    uint32_t len = 0;
+    vsok_err err = vsok_header_decode_max(d->hdr, d->max, &len);
+    if (err != VSOK_OK)
+        return fail(d, err, d->frame_off + vsok_header_error_index(d->hdr, err));
+    d->need = len;
+    d->have = 0;
+    d->in_payload = 1;
+    return VSOK_OK;
+}
+
+vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
+                           vsok_msg *msg)
+{
+    if (consumed != NULL)
+        *consumed = 0;
+    if (d == NULL || consumed == NULL || msg == NULL || (buf == NULL && len > 0))
+        return VSOK_E_INVAL;
+    if (d->err != VSOK_OK)
+        return d->err;
+
+    const uint64_t base = d->offset;
+    size_t pos = 0;
+    vsok_err ret = VSOK_E_AGAIN;
+    while (pos < len) {
+        if (!d->in_payload) {
+            if (d->hdr_have == 0 && len - pos >= VSOK_HEADER_SIZE) {
+                /* Fast path: the whole header is in the caller's buffer. */
+                size_t bad = 0;
+                if (vsok_header_check_prefix(buf + pos, VSOK_MAGIC_SIZE, &bad) != VSOK_OK) {
+                    pos += bad + 1;
+                    ret = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
+                    break;
+                }
+                memcpy(d->hdr, buf + pos, VSOK_HEADER_SIZE);
+                d->hdr_have = VSOK_HEADER_SIZE;
+                pos += VSOK_HEADER_SIZE;
+                if ((ret = start_payload(d)) != VSOK_OK)
+                    break;
+                ret = VSOK_E_AGAIN;
+                if (len - pos >= d->need) {
+                    /* Whole frame present: hand it out in place, no copy. */
+                    const uint8_t *data = buf + pos;
+                    pos += d->need;
+                    frame_done(d, msg, data, base + pos);
+                    ret = VSOK_OK;
+                    break;
+                }
+                continue;
+            }
+            /* Header split across feeds: one byte at a time, so a wrong
+             * magic byte is caught the moment it arrives. */
+            uint8_t i = d->hdr_have++;
+            d->hdr[i] = buf[pos++];
+            if (i < VSOK_MAGIC_SIZE && d->hdr[i] != (uint8_t)VSOK_MAGIC[i]) {
+                ret = fail(d, VSOK_E_MAGIC, d->frame_off + i);
+                break;
+            }
+            if (d->hdr_have == VSOK_HEADER_SIZE && (ret = start_payload(d)) != VSOK_OK)
+                break;
+            ret = VSOK_E_AGAIN;
+            continue;
+        }
+        size_t n = d->need - d->have;
+        if (n > len - pos)
+            n = len - pos;
+        if (grow(d, (size_t)d->have + n) != 0) {
+            ret = VSOK_E_NOMEM;
+            break;
+        }
+        memcpy(d->buf + d->have, buf + pos, n);
+        d->have += (uint32_t)n;
+        pos += n;
+        if (d->have == d->need) {
+            frame_done(d, msg, d->buf, base + pos);
+            ret = VSOK_OK;
+            break;
+        }
+    }
+    d->offset = base + pos;
+    *consumed = pos;
+    return ret;
+}
+
+vsok_err vsok_decoder_finish(vsok_decoder *d)
+{
+    if (d == NULL)
+        return VSOK_E_INVAL;
+    if (d->err != VSOK_OK)
+        return d->err;
+    if (d->in_payload || d->hdr_have > 0)
+        return fail(d, VSOK_E_TRUNCATED, d->offset);
+    return fail(d, VSOK_E_EOF, d->offset);
+}
+
+uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room)
+{
+    if (room != NULL)
+        *room = 0;
+    if (d == NULL || room == NULL || !d->in_payload || d->err != VSOK_OK)
+        return NULL;
+    size_t left = d->need - d->have;
+    /* Room for one more chunk beyond what arrived, never the whole
+     * announced length up front. */
+    size_t want = (size_t)d->have + (left < PREPARE_STEP ? left : PREPARE_STEP);
+    if (grow(d, want) != 0)
+        return NULL;
+    size_t avail = d->cap - d->have;
+    *room = avail < left ? avail : left;
+    return d->buf + d->have;
+}
+
+vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg)
+{
+    if (d == NULL || msg == NULL || !d->in_payload || n > d->cap - d->have || n > d->need - d->have)
+        return VSOK_E_INVAL;
+    d->have += (uint32_t)n;
+    d->offset += n;
+    if (d->have < d->need)
+        return VSOK_E_AGAIN;
+    frame_done(d, msg, d->buf, d->offset);
+    return VSOK_OK;
+}
+
+uint64_t vsok_decoder_offset(const vsok_decoder *d) { return d ? d->offset : 0; }
+uint64_t vsok_decoder_error_offset(const vsok_decoder *d) { return d ? d->err_off : 0; }
+vsok_err vsok_decoder_error(const vsok_decoder *d) { return d ? d->err : VSOK_E_INVAL; }
+int vsok_decoder_at_boundary(const vsok_decoder *d) { return d && !d->in_payload && d->hdr_have == 0; }
+size_t vsok_decoder_memory(const vsok_decoder *d) { return d ? sizeof(*d) + d->cap : 0; }
+uint32_t vsok_decoder_pending_length(const vsok_decoder *d) { return d && d->in_payload ? d->need : 0; }
+
+vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
+                         void *ctx, uint64_t *err_offset)
+{
+    uint64_t dummy;
+    if (err_offset == NULL)
+        err_offset = &dummy;
+    *err_offset = 0;
+    if (max_payload == 0)
+        max_payload = VSOK_MAX_PAYLOAD;
+    if ((buf == NULL && len > 0) || max_payload > VSOK_MAX_PAYLOAD)
+        return VSOK_E_INVAL;
+    size_t pos = 0;
+    for (;;) {
+        size_t left = len - pos, bad = 0;
+        if (left == 0) {
+            *err_offset = len;
+            return VSOK_E_EOF;
+        }
+        if (vsok_header_check_prefix(buf + pos, left, &bad) != VSOK_OK) {
+            *err_offset = pos + bad;
+            return VSOK_E_MAGIC;
+        }
+        if (left < VSOK_HEADER_SIZE) {
+            *err_offset = len;
+            return VSOK_E_TRUNCATED;
+        }
+        uint32_t plen = 0;
+        vsok_err err = vsok_header_decode_max(buf + pos, (uint32_t)max_payload, &plen);
+        if (err != VSOK_OK) {
+            *err_offset = pos + VSOK_LENGTH_OFFSET;
+            return err;
+        }
+        if (left - VSOK_HEADER_SIZE < plen) {
+            *err_offset = len;
+            return VSOK_E_TRUNCATED;
+        }
+        vsok_msg m = {buf + pos + VSOK_HEADER_SIZE, plen, pos};
+        pos += VSOK_HEADER_SIZE + plen;
+        if (on_msg != NULL && on_msg(ctx, &m) != 0)
+            return VSOK_OK;
+    }
+}

@@ -1,0 +1,319 @@
+/* socket.c - the buffered socket handle (the Rust EnclaveVSocket).
+ *
+ * Reader: one read() of up to 64 KiB serves every small message it carries,
+ * handed out in place from the read buffer; large payloads are read straight
+ * into the decoder's buffer.  Writer: header + first chunk in one writev,
+ * chunks of at most 64 KiB after; a queue for batching small messages. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "vsok/socket.h"
+
+#define READ_BUF VSOK_CHUNK_SIZE
+#define QUEUE_BUF (256 * 1024)
+/* Past this payload size the reader fetches the next header alone, so the
+ * payload lands in its final place instead of being copied there. */
+#define LARGE_MSG (8 * 1024)
+#define BATCH_MSGS 64
+
+struct vsok_socket {
+    int fd;
+    const vsok_protocol *proto; /* NULL: built-in VSOK fast path */
+    vsok_stream stream;
+    vsok_decoder *dec;
+    uint8_t *rbuf;
+    size_t rpos, rlen;
+    uint8_t *wbuf;
+    size_t wlen;
+    size_t last_len;
+    uint64_t err_off;
+    int proto_err;
+};
+
+vsok_err vsok_socket_open(vsok_socket **out, int fd, const vsok_protocol *proto)
+{
+    if (out == NULL || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return VSOK_E_INVAL;
+    }
+    *out = NULL;
+    vsok_socket *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        close(fd);
+        return VSOK_E_NOMEM;
+    }
+    s->fd = fd;
+    s->proto = proto == &vsok_protocol_vsok ? NULL : proto;
+    s->stream = vsok_stream_fd(fd);
+    if (s->proto == NULL && ((s->dec = vsok_decoder_new(0)) == NULL || (s->rbuf = malloc(READ_BUF)) == NULL)) {
+        vsok_socket_close(s);
+        return VSOK_E_NOMEM;
+    }
+    *out = s;
+    return VSOK_OK;
+}
+
+vsok_err vsok_socket_connect(vsok_socket **out, const char *text, int timeout_ms, char *err, size_t errlen)
+{
+    int fd = -1;
+    if (out == NULL)
+        return VSOK_E_INVAL;
+    *out = NULL;
+    vsok_err e = vsok_connect(text, timeout_ms, &fd, err, errlen);
+    if (e != VSOK_OK)
+        return e;
+    return vsok_socket_open(out, fd, NULL);
+}
+
+vsok_err vsok_socket_accept(vsok_socket **out, int listen_fd, int timeout_ms, const vsok_protocol *proto,
+                            vsok_addr *peer)
+{
+    if (out == NULL || listen_fd < 0)
+        return VSOK_E_INVAL;
+    *out = NULL;
+    int64_t deadline = timeout_ms < 0 ? -1 : vsok_now_ms() + timeout_ms;
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (peer != NULL && vsok_addr_from_fd(fd, 1, peer) != VSOK_OK)
+                memset(peer, 0, sizeof(*peer));
+            return vsok_socket_open(out, fd, proto);
+        }
+        /* ECONNABORTED: the client gave up in the backlog; wait for the next. */
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            return VSOK_E_IO;
+        vsok_err e = vsok_wait_fd(listen_fd, POLLIN, deadline);
+        if (e != VSOK_OK)
+            return e;
+    }
+}
+
+void vsok_socket_close(vsok_socket *s)
+{
+    if (s == NULL)
+        return;
+    int saved = errno;
+    if (s->fd >= 0)
+        close(s->fd);
+    vsok_decoder_free(s->dec);
+    free(s->rbuf);
+    free(s->wbuf);
+    free(s);
+    errno = saved;
+}
+
+int vsok_socket_fd(const vsok_socket *s) { return s ? s->fd : -1; }
+
+void vsok_socket_set_timeout(vsok_socket *s, int timeout_ms)
+{
+    if (s != NULL)
+        s->stream.timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+vsok_err vsok_socket_set_max_payload(vsok_socket *s, size_t max_payload)
+{
+    if (s == NULL || s->dec == NULL || max_payload == 0 || max_payload > VSOK_MAX_PAYLOAD ||
+        !vsok_decoder_at_boundary(s->dec) || vsok_decoder_offset(s->dec) != 0)
+        return VSOK_E_INVAL;
+    vsok_decoder *d = vsok_decoder_new(max_payload);
+    if (d == NULL)
+        return VSOK_E_NOMEM;
+    vsok_decoder_free(s->dec);
+    s->dec = d;
+    return VSOK_OK;
+}
+
+static vsok_err protocol_error(vsok_socket *s, vsok_err err)
+{
+    s->err_off = vsok_decoder_error_offset(s->dec);
+    return err;
+}
+
+vsok_err vsok_socket_recv(vsok_socket *s, vsok_msg *msg)
+{
+    if (s == NULL || msg == NULL || s->dec == NULL)
+        return VSOK_E_INVAL;
+    int64_t deadline = vsok__deadline(&s->stream);
+    for (;;) {
+        if (s->rpos < s->rlen || vsok_decoder_error(s->dec) != VSOK_OK) {
+            size_t used = 0;
+            vsok_err err = vsok_decoder_feed(s->dec, s->rbuf + s->rpos, s->rlen - s->rpos, &used, msg);
+            s->rpos += used;
+            if (err == VSOK_OK) {
+                s->last_len = msg->len;
+                return VSOK_OK;
+            }
+            if (err != VSOK_E_AGAIN)
+                return protocol_error(s, err);
+        }
+        size_t n = 0, room = 0;
+        vsok_err err;
+        uint8_t *direct = vsok_decoder_pending_length(s->dec) >= LARGE_MSG ? vsok_decoder_prepare(s->dec, &room) : NULL;
+        if (direct != NULL) {
+            err = vsok__read_some(&s->stream, direct, room, &n, deadline);
+            if (err == VSOK_OK) {
+                err = vsok_decoder_commit(s->dec, n, msg);
+                if (err == VSOK_OK) {
+                    s->last_len = msg->len;
+                    return VSOK_OK;
+                }
+                continue;
+            }
+        } else {
+            /* After large frames, fetch just the next header so its payload
+             * goes straight to the decoder's buffer. */
+            size_t want = vsok_decoder_at_boundary(s->dec) && s->last_len >= LARGE_MSG ? VSOK_HEADER_SIZE : READ_BUF;
+            s->rpos = s->rlen = 0;
+            err = vsok__read_some(&s->stream, s->rbuf, want, &n, deadline);
+            if (err == VSOK_OK) {
+                s->rlen = n;
+                continue;
+            }
+        }
+        if (err == VSOK_E_EOF)
+            return protocol_error(s, vsok_decoder_finish(s->dec));
+        return err;
+    }
+}
+
+static vsok_err proto_result(vsok_socket *s, int code)
+{
+    if (code == 0)
+        return VSOK_OK;
+    if (s->proto->is_eof != NULL && s->proto->is_eof(s->proto, code))
+        return VSOK_E_EOF;
+    s->proto_err = code;
+    return VSOK_E_PROTOCOL;
+}
+
+vsok_err vsok_socket_read_message(vsok_socket *s, uint8_t **msg, size_t *len)
+{
+    if (msg != NULL)
+        *msg = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (s == NULL || msg == NULL || len == NULL)
+        return VSOK_E_INVAL;
+    if (s->proto != NULL)
+        return proto_result(s, s->proto->read_message(s->proto, &s->stream, msg, len));
+    vsok_msg m;
+    vsok_err err = vsok_socket_recv(s, &m);
+    if (err != VSOK_OK)
+        return err;
+    if ((*msg = malloc(m.len)) == NULL)
+        return VSOK_E_NOMEM;
+    memcpy(*msg, m.data, m.len);
+    *len = m.len;
+    return VSOK_OK;
+}
+
+vsok_err vsok_socket_flush(vsok_socket *s)
+{
+    if (s == NULL)
+        return VSOK_E_INVAL;
+    if (s->wlen == 0)
+        return VSOK_OK;
+    struct iovec iov = {s->wbuf, s->wlen};
+    vsok_err err = vsok__writev_until(&s->stream, &iov, 1, vsok__deadline(&s->stream));
+    /* On failure the stream position is unknown: drop the queue rather than
+     * resend bytes that may have gone out. */
+    s->wlen = 0;
+    return err;
+}
+
+vsok_err vsok_socket_write_message(vsok_socket *s, const void *msg, size_t len)
+{
+    if (s == NULL)
+        return VSOK_E_INVAL;
+    if (s->proto != NULL)
+        return proto_result(s, s->proto->write_message(s->proto, &s->stream, msg, len));
+    vsok_err err = vsok_socket_flush(s);
+    if (err != VSOK_OK)
+        return err;
+    return vsok__write_frame(&s->stream, msg, len, vsok__deadline(&s->stream));
+}
+
+vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len)
+{
+    uint8_t hdr[VSOK_HEADER_SIZE];
+    if (s == NULL || (msg == NULL && len > 0))
+        return VSOK_E_INVAL;
+    if (s->proto != NULL || len >= VSOK_CHUNK_SIZE)
+        return vsok_socket_write_message(s, msg, len);
+    vsok_err err = vsok_header_encode(hdr, len);
+    if (err != VSOK_OK)
+        return err;
+    if (s->wbuf == NULL && (s->wbuf = malloc(QUEUE_BUF)) == NULL)
+        return VSOK_E_NOMEM;
+    if (s->wlen + sizeof(hdr) + len > QUEUE_BUF && (err = vsok_socket_flush(s)) != VSOK_OK)
+        return err;
+    memcpy(s->wbuf + s->wlen, hdr, sizeof(hdr));
+    memcpy(s->wbuf + s->wlen + sizeof(hdr), msg, len);
+    s->wlen += sizeof(hdr) + len;
+    return VSOK_OK;
+}
+
+vsok_err vsok_socket_write_messages(vsok_socket *s, const struct iovec *msgs, size_t n)
+{
+    if (s == NULL || (msgs == NULL && n > 0))
+        return VSOK_E_INVAL;
+    vsok_err err = vsok_socket_flush(s);
+    if (err != VSOK_OK)
+        return err;
+    if (s->proto != NULL) {
+        for (size_t j = 0; j < n; j++)
+            if ((err = vsok_socket_write_message(s, msgs[j].iov_base, msgs[j].iov_len)) != VSOK_OK)
+                return err;
+        return VSOK_OK;
+    }
+    uint8_t hdrs[BATCH_MSGS][VSOK_HEADER_SIZE];
+    struct iovec iov[2 * BATCH_MSGS];
+    size_t i = 0;
+    int64_t deadline = vsok__deadline(&s->stream);
+    while (i < n) {
+        int cnt = 0, k = 0;
+        /* Gather up to BATCH_MSGS small messages into one writev; a large
+         * one goes alone through the chunking writer. */
+        while (i < n && k < BATCH_MSGS && msgs[i].iov_len < VSOK_CHUNK_SIZE) {
+            if ((err = vsok_header_encode(hdrs[k], msgs[i].iov_len)) != VSOK_OK)
+                return err;
+            iov[cnt].iov_base = hdrs[k];
+            iov[cnt++].iov_len = VSOK_HEADER_SIZE;
+            iov[cnt++] = msgs[i];
+            k++;
+            i++;
+        }
+        if (cnt > 0) {
+            if ((err = vsok__writev_until(&s->stream, iov, cnt, deadline)) != VSOK_OK)
+                return err;
+            continue;
+        }
+        if ((err = vsok_socket_write_message(s, msgs[i].iov_base, msgs[i].iov_len)) != VSOK_OK)
+            return err;
+        i++;
+    }
+    return VSOK_OK;
+}
+
+uint64_t vsok_socket_error_offset(const vsok_socket *s) { return s ? s->err_off : 0; }
+int vsok_socket_proto_error(const vsok_socket *s) { return s ? s->proto_err : 0; }
+const vsok_protocol *vsok_socket_protocol(const vsok_socket *s)
+{
+    if (s == NULL)
+        return NULL;
+    return s->proto ? s->proto : &vsok_protocol_vsok;
+}
+
+vsok_err vsok_socket_shutdown_write(vsok_socket *s)
+{
+    vsok_err err = vsok_socket_flush(s);
+    if (err != VSOK_OK)
+        return err;
+    return shutdown(s->fd, SHUT_WR) == 0 ? VSOK_OK : VSOK_E_IO;
+}
