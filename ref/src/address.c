@@ -908,13 +908,11 @@ static vsok_err remove_stale_socket(const char *path)
     if (probe < 0)
         return VSOK_E_IO;
     int r = connect(probe, (struct sockaddr *)&sun, sl);
-    int cerr = errno;
+    int cerr = r < 0 ? errno : 0;
     close(probe);
-    if (r == 0 || cerr == EAGAIN) {
-        /* Someone accepts (or has a full backlog): it is alive. */
-        errno = EADDRINUSE;
-        return VSOK_E_IO;
-    }
+    /* Only ECONNREFUSED proves nobody listens.  Anything else (accepted,
+     * backlog full, EACCES) leaves the file for bind to refuse with
+     * EADDRINUSE.  A live server sees the probe as an empty connection. */
     if (cerr == ECONNREFUSED && unlink(path) < 0 && errno != ENOENT)
         return VSOK_E_IO;
     return VSOK_OK;
