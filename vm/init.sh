@@ -1,0 +1,145 @@
+#!/bin/busybox sh
+# vm/init.sh - PID 1 of the throw-away vsock VM booted by scripts/vm-test.
+#
+# Loads the vsock loopback transport (the guest has no network card and no
+# vsock device, so CID 1 is the only vsock peer there is), runs every check
+# over real AF_VSOCK, prints one "VSOK-VM-RESULT: <status>" line for the host
+# to read, and powers off.  Each step has its own time limit; the host has
+# one for the whole VM.
+
+# start_peer PIDVAR ARGS...: starts vsok-peer in the background and returns
+# once it reports ready on --ready-fd (or has died: then fails).  The FIFO
+# blocks until the peer writes its line or exits; read -t bounds the wait.
+start_peer() {
+    var=$1
+    shift
+    rm -f /tmp/ready
+    mkfifo /tmp/ready
+    vsok-peer "$@" --ready-fd 3 3>/tmp/ready &
+    eval "$var=$!"
+    if ! read -t 20 line </tmp/ready; then
+        echo "VSOK-VM: vsok-peer $* did not become ready"
+        return 1
+    fi
+    echo "VSOK-VM: vsok-peer $* ready: $line"
+}
+
+stop_peer() { # stop_peer PID
+    kill "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+# vsok-conform (server role) against vsok-peer listening on real vsock.
+conform_server_vsock() {
+    start_peer peer listen vsock:any:6000 || return 1
+    vsok-conform --target vsock:local:6000
+    rc=$?
+    stop_peer "$peer"
+    return $rc
+}
+
+# vsok-conform (client role): the runner listens on vsock, the peer connects.
+conform_client_vsock() {
+    vsok-conform --role client --listen vsock:any:6001 --spawn 'vsok-peer connect {addr}'
+}
+
+# Relay: TCP on the guest's loopback in front, vsock behind.
+conform_relay_tcp_to_vsock() {
+    start_peer back listen vsock:any:6002 || return 1
+    if ! start_peer front relay tcp:127.0.0.1:6003 vsock:local:6002; then
+        stop_peer "$back"
+        return 1
+    fi
+    vsok-conform --target tcp:127.0.0.1:6003
+    rc=$?
+    stop_peer "$front"
+    stop_peer "$back"
+    return $rc
+}
+
+# No listener on a vsock port: the kernel answers with a reset.  The peer
+# must fail and say so in words a user can act on.
+peer_reports_no_listener() {
+    out=$(vsok-peer connect vsock:local:6999 2>&1 </dev/null)
+    rc=$?
+    echo "vsok-peer connect vsock:local:6999 -> exit $rc: $out"
+    [ "$rc" -ne 0 ] || return 1
+    echo "$out" | grep -qi "reset" || { echo "message does not mention the reset"; return 1; }
+    echo "$out" | grep -qi "listen" || { echo "message does not say nobody listens"; return 1; }
+}
+
+if [ "${1:-}" = --run ]; then
+    shift
+    "$@"
+    exit $?
+fi
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin
+/bin/busybox --install -s /bin
+export PATH=/bin
+export VSOK_VM_GUEST=1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+result() { # result STATUS: the line the host waits for, then power off
+    echo "VSOK-VM-RESULT: $1"
+    sync
+    poweroff -f
+    sleep 5 # poweroff -f does not return; this only keeps PID 1 from exiting first
+}
+
+mode=all bench_mib=64
+for word in $(cat /proc/cmdline); do
+    case $word in
+    vsok.mode=*) mode=${word#vsok.mode=} ;;
+    vsok.bench_mib=*) bench_mib=${word#vsok.bench_mib=} ;;
+    esac
+done
+
+for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
+    if ! insmod /lib/modules/$m.ko; then
+        echo "VSOK-VM: insmod $m.ko failed"
+        result 2
+    fi
+done
+ip link set lo up || { echo "VSOK-VM: cannot bring lo up"; result 2; }
+
+failures=0
+passed=0
+step() { # step NAME SECONDS CMD...: run a check, count it
+    name=$1 secs=$2
+    shift 2
+    echo "=== VSOK-VM-STEP $name"
+    timeout -s KILL "$secs" "$@"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "VSOK-VM-STEP $name: PASS"
+        passed=$((passed + 1))
+    else
+        [ "$rc" -eq 137 ] && echo "VSOK-VM: $name killed after ${secs}s"
+        echo "VSOK-VM-STEP $name: FAIL (exit $rc)"
+        failures=$((failures + 1))
+    fi
+}
+
+if [ "$mode" != bench ]; then
+    step vsock-tests 60 vsok-vsock-tests
+    if [ -x /bin/vsok-peer ] && [ -x /bin/vsok-conform ]; then
+        step conform-server-vsock 60 /bin/sh /init --run conform_server_vsock
+        step conform-client-vsock 60 /bin/sh /init --run conform_client_vsock
+        step conform-relay-tcp-to-vsock 60 /bin/sh /init --run conform_relay_tcp_to_vsock
+        step peer-reports-no-listener 20 /bin/sh /init --run peer_reports_no_listener
+    else
+        echo "VSOK-VM-STEP conformance: NOT BUILT (vsok-peer/vsok-conform missing from the initramfs)"
+        failures=$((failures + 1))
+    fi
+fi
+if [ "$mode" != tests ]; then
+    step bench 90 vsok-vsock-bench "$bench_mib"
+fi
+
+echo "VSOK-VM: $passed steps passed, $failures failed"
+if [ "$failures" -eq 0 ]; then result 0; else result 1; fi
