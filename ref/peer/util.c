@@ -1,0 +1,43 @@
+/* util.c - small helpers shared by the modes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "peer.h"
+
+const char *peer_fd_name(int fd, char *buf, size_t len)
+{
+    vsok_addr a;
+    if (vsok_addr_from_fd(fd, 1, &a) != VSOK_OK || vsok_addr_format(&a, buf, len) < 0)
+        snprintf(buf, len, "fd:%d", fd);
+    /* unnamed Unix peers format as "unix:"; keep the field non-empty */
+    if (!buf[0])
+        snprintf(buf, len, "-");
+    for (char *p = buf; *p; p++)
+        if (*p == ' ' || *p == '"')
+            *p = '_'; /* stays one bare log field */
+    return buf;
+}
+
+int peer_write_all(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+const char *peer_errno_name(int e)
+{
+    const char *n = strerrorname_np(e);
+    return n ? n : "unknown";
+}
