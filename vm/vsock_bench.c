@@ -4,7 +4,11 @@
  * real hardware; what carries over is the ratio between the library and raw
  * AF_VSOCK read()/write() measured in the same guest, same run.
  *
- * usage: vsok-vsock-bench [MiB per case, default 64]
+ * Each case runs REPS times on fresh connections and the best run counts:
+ * under emulation the first pass over a code path pays for translating it,
+ * which would otherwise favour whichever case runs later.
+ *
+ * usage: vsok-vsock-bench [MiB per case, default 32]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +24,7 @@
 #include "guest_guard.h"
 
 #define IO_TIMEOUT_MS 30000
+#define REPS 3
 
 enum mode { RAW, LIB_WRITE, LIB_QUEUE };
 
@@ -141,7 +146,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!vsok_vm_guest_check("vsok-vsock-bench"))
         return 77;
-    unsigned long mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
+    unsigned long mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
     if (mib == 0 || mib > 4096) {
         fprintf(stderr, "usage: vsok-vsock-bench [MiB per case, 1..4096]\n");
         return 2;
@@ -161,10 +166,15 @@ int main(int argc, char **argv)
     };
     double raw = 0;
     int failed = 0;
-    printf("bench: %lu MiB per case over AF_VSOCK loopback (CID 1) in an emulated guest;"
-           " only ratios to raw mean anything\n", mib);
+    printf("bench: %lu MiB per case, best of %d, over AF_VSOCK loopback (CID 1) in an emulated"
+           " guest; only ratios to raw mean anything\n", mib, REPS);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        double r = run_case(5200 + (uint32_t)i, cases[i].mode, cases[i].chunk, total);
+        double r = 0;
+        for (int rep = 0; rep < REPS && r >= 0; rep++) {
+            double one = run_case(5200 + (uint32_t)(i * REPS + rep), cases[i].mode, cases[i].chunk,
+                                  total);
+            r = one < 0 ? one : (one > r ? one : r);
+        }
         if (r < 0) {
             printf("bench: %-46s FAILED\n", cases[i].name);
             failed = 1;
