@@ -1,0 +1,1023 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vsok/vsok.h>
+
+#include "tutil.h"
+
+/* ---- outcome of decoding a byte stream, and an independent model ---- */
+
+#define MAXMSG 256
+
+typedef struct outcome {
+    size_t n;
+    uint64_t off[MAXMSG];
+    size_t len[MAXMSG];
+    vsok_err err;    /* final error: protocol error, or finish()'s Eof/Truncated */
+    uint64_t err_off;
+} outcome;
+
+static void add_msg(outcome *o, uint64_t off, size_t len)
+{
+    cr_assert_lt(o->n, MAXMSG, "too many messages for the test's outcome table");
+    o->off[o->n] = off;
+    o->len[o->n] = len;
+    o->n++;
+}
+
+/* The rules of the developers' guide, written out as plainly as possible. */
+static void model(const uint8_t *s, size_t len, size_t max, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    if (max == 0)
+        max = VSOK_MAX_PAYLOAD;
+    size_t p = 0;
+    for (size_t guard = 0; guard <= len; guard++) {
+        if (p == len) {
+            o->err = VSOK_E_EOF;
+            o->err_off = len;
+            return;
+        }
+        for (size_t i = 0; i < 4; i++) {
+            if (p + i == len) {
+                o->err = VSOK_E_TRUNCATED;
+                o->err_off = len;
+                return;
+            }
+            if (s[p + i] != (uint8_t)"VSOK"[i]) {
+                o->err = VSOK_E_MAGIC;
+                o->err_off = p + i;
+                return;
+            }
+        }
+        if (len - p < 8) {
+            o->err = VSOK_E_TRUNCATED;
+            o->err_off = len;
+            return;
+        }
+        uint32_t l = (uint32_t)s[p + 4] << 24 | (uint32_t)s[p + 5] << 16 |
+                     (uint32_t)s[p + 6] << 8 | s[p + 7];
+        if (l == 0 || l > max) {
+            o->err = l == 0 ? VSOK_E_LENGTH : VSOK_E_TOO_LARGE;
+            o->err_off = p + 4;
+            return;
+        }
+        if (len - p - 8 < l) {
+            o->err = VSOK_E_TRUNCATED;
+            o->err_off = len;
+            return;
+        }
+        add_msg(o, p, l);
+        p += 8 + (size_t)l;
+    }
+    cr_assert_fail("model did not terminate");
+}
+
+/* Feeds s split at the sorted cut points, each piece from its own heap copy
+ * that is scribbled over and freed right after (so a decoder keeping a
+ * pointer into an old piece shows up as wrong data or an ASan report).
+ * Every message is checked against the stream at its offset on delivery. */
+static void run_split(size_t max, const uint8_t *s, size_t len, const size_t *cuts, size_t ncuts,
+                      outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    vsok_decoder *d = vsok_decoder_new(max);
+    cr_assert_not_null(d);
+    size_t start = 0;
+    uint64_t fed = 0;
+    vsok_err err = VSOK_OK;
+    for (size_t c = 0; c <= ncuts && err == VSOK_OK; c++) {
+        size_t end = c < ncuts ? cuts[c] : len;
+        cr_assert_geq(end, start);
+        size_t clen = end - start;
+        uint8_t *piece = malloc(clen ? clen : 1);
+        cr_assert_not_null(piece);
+        memcpy(piece, s + start, clen);
+        size_t pos = 0;
+        for (size_t guard = 0; guard <= clen + 1; guard++) {
+            size_t consumed = 12345;
+            vsok_msg msg;
+            vsok_err r = vsok_decoder_feed(d, piece + pos, clen - pos, &consumed, &msg);
+            cr_assert_leq(consumed, clen - pos, "consumed %zu of %zu", consumed, clen - pos);
+            pos += consumed;
+            fed += consumed;
+            cr_assert_eq(vsok_decoder_offset(d), fed);
+            if (r == VSOK_OK) {
+                cr_assert_gt(consumed, 0, "a message needs at least one new byte");
+                cr_assert_leq(msg.offset + 8 + msg.len, fed);
+                cr_assert_eq(msg.offset + 8 + msg.len, fed, "message must end at the last byte taken");
+                cr_assert_not_null(msg.data);
+                cr_assert_eq(memcmp(msg.data, s + msg.offset + 8, msg.len), 0,
+                             "payload of message at %llu differs", (unsigned long long)msg.offset);
+                add_msg(o, msg.offset, msg.len);
+                if (pos == clen)
+                    break;
+                continue;
+            }
+            if (r == VSOK_E_AGAIN) {
+                cr_assert_eq(pos, clen, "AGAIN must take all of the buffer");
+                break;
+            }
+            cr_assert(r == VSOK_E_MAGIC || r == VSOK_E_LENGTH || r == VSOK_E_TOO_LARGE,
+                      "unexpected %s", vsok_errname(r));
+            err = r;
+            break;
+        }
+        memset(piece, 0xEE, clen ? clen : 1);
+        free(piece);
+        start = end;
+    }
+    if (err == VSOK_OK)
+        err = vsok_decoder_finish(d);
+    o->err = err;
+    o->err_off = vsok_decoder_error_offset(d);
+    cr_assert_eq(vsok_decoder_error(d), err);
+    vsok_decoder_free(d);
+}
+
+static void assert_same(const outcome *got, const outcome *want, const char *what)
+{
+    cr_assert_eq(got->n, want->n, "%s: %zu messages, want %zu", what, got->n, want->n);
+    for (size_t i = 0; i < want->n; i++) {
+        cr_assert_eq(got->off[i], want->off[i], "%s: message %zu offset", what, i);
+        cr_assert_eq(got->len[i], want->len[i], "%s: message %zu length", what, i);
+    }
+    cr_assert_eq(got->err, want->err, "%s: %s, want %s", what, vsok_errname(got->err),
+                 vsok_errname(want->err));
+    cr_assert_eq(got->err_off, want->err_off, "%s: error offset %llu, want %llu", what,
+                 (unsigned long long)got->err_off, (unsigned long long)want->err_off);
+}
+
+typedef struct {
+    size_t n;
+    size_t off[MAXMSG];
+    size_t len[MAXMSG];
+    outcome *o;
+    size_t stop_after;
+    const uint8_t *s;
+} all_ctx;
+
+static int on_msg(void *ctx, const vsok_msg *m)
+{
+    all_ctx *c = ctx;
+    if (memcmp(m->data, c->s + m->offset + 8, m->len) != 0)
+        return 2; /* flagged below: decode_all then returns VSOK_OK early */
+    add_msg(c->o, m->offset, m->len);
+    return c->stop_after && c->o->n >= c->stop_after;
+}
+
+static void run_all(size_t max, const uint8_t *s, size_t len, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    all_ctx c = {.o = o, .s = s};
+    uint64_t off = 424242;
+    o->err = vsok_decode_all(s, len, max, on_msg, &c, &off);
+    cr_assert_neq(o->err, VSOK_OK, "decode_all stopped early: a payload differed");
+    o->err_off = off;
+}
+
+/* Checks model, vsok_decode_all and the push decoder (unsplit) agree, and
+ * that want (if given) is what they agree on. */
+static void check_all_ways(size_t max, const uint8_t *s, size_t len, outcome *ref)
+{
+    outcome all, push;
+    model(s, len, max, ref);
+    run_all(max, s, len, &all);
+    assert_same(&all, ref, "decode_all");
+    run_split(max, s, len, NULL, 0, &push);
+    assert_same(&push, ref, "push decoder, one piece");
+}
+
+/* ---- streams used by the split tests ---- */
+
+typedef struct {
+    const char *name;
+    uint8_t b[512];
+    size_t len;
+    size_t max;
+} stream;
+
+static size_t put_frame(uint8_t *p, uint32_t len, uint32_t seed)
+{
+    uint8_t pl[400];
+    cr_assert_leq(len, sizeof pl);
+    tu_fill(pl, len, seed);
+    return tu_frame(p, pl, len);
+}
+
+static size_t put_raw(uint8_t *p, const char *bytes, size_t n)
+{
+    memcpy(p, bytes, n);
+    return n;
+}
+
+static size_t make_streams(stream *st)
+{
+    size_t k = 0;
+    memset(st, 0, 16 * sizeof *st);
+
+    st[k].name = "one byte payload";
+    st[k].len = put_frame(st[k].b, 1, 1);
+    k++;
+
+    st[k].name = "ten byte payload";
+    st[k].len = put_frame(st[k].b, 10, 2);
+    k++;
+
+    st[k].name = "three frames";
+    st[k].len = put_frame(st[k].b, 3, 3);
+    st[k].len += put_frame(st[k].b + st[k].len, 1, 4);
+    st[k].len += put_frame(st[k].b + st[k].len, 5, 5);
+    k++;
+
+    st[k].name = "frame then bad magic byte 2";
+    st[k].len = put_frame(st[k].b, 2, 6);
+    st[k].len += put_raw(st[k].b + st[k].len, "VSXK\0\0\0\1z", 9);
+    k++;
+
+    st[k].name = "frame then zero length";
+    st[k].len = put_frame(st[k].b, 1, 7);
+    st[k].len += put_raw(st[k].b + st[k].len, "VSOK\0\0\0\0VSOK\0\0\0\1a", 17);
+    k++;
+
+    st[k].name = "frame then too large";
+    st[k].len = put_frame(st[k].b, 1, 8);
+    st[k].len += put_raw(st[k].b + st[k].len, "VSOK\0\x10\0\x01xyz", 11);
+    k++;
+
+    st[k].name = "truncated in payload";
+    st[k].len = put_frame(st[k].b, 4, 9) - 2;
+    k++;
+
+    st[k].name = "frame then partial header";
+    st[k].len = put_frame(st[k].b, 4, 10);
+    st[k].len += put_raw(st[k].b + st[k].len, "VS", 2);
+    k++;
+
+    st[k].name = "wrong second byte then end";
+    st[k].len = put_raw(st[k].b, "VX", 2);
+    k++;
+
+    st[k].name = "partial length then end";
+    st[k].len = put_raw(st[k].b, "VSOK\xFF", 5);
+    k++;
+
+    st[k].name = "http request";
+    st[k].len = put_raw(st[k].b, "GET / HTTP/1.1\r\n\r\n", 18);
+    k++;
+
+    st[k].name = "300 byte payload";
+    st[k].len = put_frame(st[k].b, 300, 11);
+    k++;
+
+    st[k].name = "max 100: 100 then 101";
+    st[k].max = 100;
+    st[k].len = put_frame(st[k].b, 100, 12);
+    st[k].len += put_frame(st[k].b + st[k].len, 101, 13);
+    k++;
+
+    st[k].name = "empty stream";
+    st[k].len = 0;
+    k++;
+    return k;
+}
+
+Test(decoder, every_single_split_point_gives_the_same_outcome)
+{
+    stream st[16];
+    size_t ns = make_streams(st);
+    for (size_t i = 0; i < ns; i++) {
+        outcome ref, got;
+        check_all_ways(st[i].max, st[i].b, st[i].len, &ref);
+        for (size_t c = 0; c <= st[i].len; c++) {
+            size_t cuts[1] = {c};
+            run_split(st[i].max, st[i].b, st[i].len, cuts, 1, &got);
+            char what[128];
+            snprintf(what, sizeof what, "%s, split at %zu", st[i].name, c);
+            assert_same(&got, &ref, what);
+        }
+    }
+}
+
+Test(decoder, every_pair_of_split_points_gives_the_same_outcome)
+{
+    stream st[16];
+    size_t ns = make_streams(st);
+    for (size_t i = 0; i < ns; i++) {
+        if (st[i].len > 64)
+            continue;
+        outcome ref, got;
+        model(st[i].b, st[i].len, st[i].max, &ref);
+        for (size_t a = 0; a <= st[i].len; a++) {
+            for (size_t b = a; b <= st[i].len; b++) {
+                size_t cuts[2] = {a, b};
+                run_split(st[i].max, st[i].b, st[i].len, cuts, 2, &got);
+                char what[128];
+                snprintf(what, sizeof what, "%s, split at %zu and %zu", st[i].name, a, b);
+                assert_same(&got, &ref, what);
+            }
+        }
+    }
+}
+
+Test(decoder, byte_by_byte_gives_the_same_outcome)
+{
+    stream st[16];
+    size_t ns = make_streams(st);
+    static size_t cuts[512];
+    for (size_t i = 0; i < ns; i++) {
+        outcome ref, got;
+        model(st[i].b, st[i].len, st[i].max, &ref);
+        for (size_t c = 1; c < st[i].len; c++)
+            cuts[c - 1] = c;
+        run_split(st[i].max, st[i].b, st[i].len, cuts, st[i].len ? st[i].len - 1 : 0, &got);
+        assert_same(&got, &ref, st[i].name);
+    }
+}
+
+Test(decoder, one_mib_frame_byte_by_byte_and_in_odd_pieces)
+{
+    size_t flen;
+    uint8_t *f = tu_frame_alloc(VSOK_MAX_PAYLOAD, 99, &flen);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t got_msgs = 0;
+    /* byte by byte */
+    for (size_t i = 0; i < flen; i++) {
+        size_t consumed;
+        vsok_msg m;
+        vsok_err r = vsok_decoder_feed(d, f + i, 1, &consumed, &m);
+        cr_assert_eq(consumed, 1);
+        if (i + 1 < flen) {
+            cr_assert_eq(r, VSOK_E_AGAIN, "byte %zu: %s", i, vsok_errname(r));
+        } else {
+            cr_assert_eq(r, VSOK_OK);
+            cr_assert_eq(m.len, VSOK_MAX_PAYLOAD);
+            cr_assert_eq(memcmp(m.data, f + 8, m.len), 0);
+            got_msgs++;
+        }
+    }
+    /* pieces of 4093 bytes (prime, never aligned with the header) */
+    for (size_t i = 0; i < flen; i += 4093) {
+        size_t n = flen - i < 4093 ? flen - i : 4093;
+        size_t consumed;
+        vsok_msg m;
+        vsok_err r = vsok_decoder_feed(d, f + i, n, &consumed, &m);
+        cr_assert_eq(consumed, n);
+        if (i + n < flen) {
+            cr_assert_eq(r, VSOK_E_AGAIN);
+        } else {
+            cr_assert_eq(r, VSOK_OK);
+            cr_assert_eq(m.offset, flen);
+            cr_assert_eq(m.len, VSOK_MAX_PAYLOAD);
+            cr_assert_eq(memcmp(m.data, f + 8, m.len), 0);
+            got_msgs++;
+        }
+    }
+    cr_assert_eq(got_msgs, 2);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_EOF);
+    cr_assert_eq(vsok_decoder_error_offset(d), 2 * flen);
+    vsok_decoder_free(d);
+    free(f);
+}
+
+/* ---- zero copy ---- */
+
+Test(decoder, whole_frames_in_the_callers_buffer_are_not_copied)
+{
+    uint8_t buf[64];
+    size_t len = tu_frame(buf, "hello", 5);
+    len += tu_frame(buf + len, "world!", 6);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, buf, len, &consumed, &m), VSOK_OK);
+    cr_assert_eq(consumed, 13);
+    cr_assert_eq(m.data, buf + 8, "first payload must point into the caller's buffer");
+    cr_assert_eq(m.len, 5);
+    cr_assert_eq(m.offset, 0);
+    cr_assert_eq(memcmp(m.data, "hello", 5), 0);
+    size_t c2;
+    cr_assert_eq(vsok_decoder_feed(d, buf + consumed, len - consumed, &c2, &m), VSOK_OK);
+    cr_assert_eq(c2, 14);
+    cr_assert(m.data >= buf && m.data + m.len <= buf + len, "second payload outside caller's buffer");
+    cr_assert_eq(m.data, buf + 13 + 8);
+    cr_assert_eq(m.offset, 13);
+    cr_assert_eq(memcmp(m.data, "world!", 6), 0);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, split_payload_survives_the_caller_reusing_its_buffer)
+{
+    uint8_t frame[64], buf[64];
+    size_t len = tu_frame(frame, "abcdefghij", 10);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    memcpy(buf, frame, 12);
+    cr_assert_eq(vsok_decoder_feed(d, buf, 12, &consumed, &m), VSOK_E_AGAIN);
+    memset(buf, 'Z', sizeof buf);
+    memcpy(buf, frame + 12, len - 12);
+    cr_assert_eq(vsok_decoder_feed(d, buf, len - 12, &consumed, &m), VSOK_OK);
+    cr_assert_eq(m.len, 10);
+    cr_assert_eq(memcmp(m.data, "abcdefghij", 10), 0);
+    vsok_decoder_free(d);
+}
+
+/* ---- errors, offsets and stickiness ---- */
+
+Test(decoder, rejects_wrong_magic_at_the_offending_byte)
+{
+    for (size_t start = 0; start <= 9; start += 9) {
+        for (size_t i = 0; i < 4; i++) {
+            uint8_t s[32];
+            size_t len = start ? tu_frame(s, "x", 1) : 0;
+            memcpy(s + len, "VSOK\0\0\0\1y", 9);
+            s[len + i] = '!';
+            len += 9;
+            /* all at once */
+            vsok_decoder *d = vsok_decoder_new(0);
+            cr_assert_not_null(d);
+            size_t consumed, total = 0;
+            vsok_msg m;
+            vsok_err r = vsok_decoder_feed(d, s, len, &consumed, &m);
+            if (start) {
+                cr_assert_eq(r, VSOK_OK);
+                total = consumed;
+                r = vsok_decoder_feed(d, s + total, len - total, &consumed, &m);
+            }
+            cr_assert_eq(r, VSOK_E_MAGIC, "start %zu byte %zu", start, i);
+            cr_assert_eq(consumed, i + 1, "consumed includes the offending byte");
+            cr_assert_eq(vsok_decoder_error_offset(d), start + i);
+            vsok_decoder_free(d);
+            /* byte by byte: reported as that byte arrives */
+            d = vsok_decoder_new(0);
+            cr_assert_not_null(d);
+            for (size_t k = 0; k < len; k++) {
+                r = vsok_decoder_feed(d, s + k, 1, &consumed, &m);
+                if (k < start + i) {
+                    cr_assert(r == VSOK_E_AGAIN || r == VSOK_OK);
+                    continue;
+                }
+                cr_assert_eq(k, start + i);
+                cr_assert_eq(r, VSOK_E_MAGIC, "byte %zu: %s", k, vsok_errname(r));
+                cr_assert_eq(consumed, 1);
+                cr_assert_eq(vsok_decoder_error_offset(d), start + i);
+                break;
+            }
+            vsok_decoder_free(d);
+        }
+    }
+}
+
+Test(decoder, wrong_first_byte_then_end_is_magic_not_truncated)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"G", 1, &consumed, &m), VSOK_E_MAGIC);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_MAGIC);
+    cr_assert_eq(vsok_decoder_error_offset(d), 0);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, rejects_zero_length_at_offset_4)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"VSOK\0\0\0\0VSOK", 12, &consumed, &m),
+                 VSOK_E_LENGTH);
+    cr_assert_eq(consumed, 8);
+    cr_assert_eq(vsok_decoder_error_offset(d), 4);
+    cr_assert_eq(vsok_decoder_error(d), VSOK_E_LENGTH);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, rejects_too_large_at_offset_4_without_waiting_for_payload)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    uint8_t h[8];
+    tu_header(h, VSOK_MAX_PAYLOAD + 1);
+    cr_assert_eq(vsok_decoder_feed(d, h, 8, &consumed, &m), VSOK_E_TOO_LARGE);
+    cr_assert_eq(consumed, 8);
+    cr_assert_eq(vsok_decoder_error_offset(d), 4);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, length_is_judged_only_when_all_four_bytes_are_in)
+{
+    /* 0xFF in the first length byte already means too large, but the stream
+     * ends before the length is complete: Truncated at 5. */
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"VSOK\xFF", 5, &consumed, &m), VSOK_E_AGAIN);
+    cr_assert_eq(consumed, 5);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_TRUNCATED);
+    cr_assert_eq(vsok_decoder_error_offset(d), 5);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, length_errors_after_a_frame_are_at_frame_start_plus_4)
+{
+    uint8_t s[64];
+    size_t len = tu_frame(s, "abc", 3);
+    memcpy(s + len, "VSOK\0\0\0\0", 8);
+    outcome o;
+    run_split(0, s, len + 8, NULL, 0, &o);
+    cr_assert_eq(o.n, 1);
+    cr_assert_eq(o.err, VSOK_E_LENGTH);
+    cr_assert_eq(o.err_off, 11 + 4);
+}
+
+Test(decoder, messages_before_an_error_are_delivered_and_none_after)
+{
+    uint8_t s[128];
+    size_t len = tu_frame(s, "one", 3);
+    len += tu_frame(s + len, "two", 3);
+    size_t bad = len;
+    len += tu_frame(s + len, "bad", 3);
+    s[bad + 1] = 'Q';
+    len += tu_frame(s + len, "after", 5);
+
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t pos = 0, consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, s, len, &consumed, &m), VSOK_OK);
+    cr_assert_eq(memcmp(m.data, "one", 3), 0);
+    pos += consumed;
+    cr_assert_eq(vsok_decoder_feed(d, s + pos, len - pos, &consumed, &m), VSOK_OK);
+    cr_assert_eq(memcmp(m.data, "two", 3), 0);
+    pos += consumed;
+    cr_assert_eq(vsok_decoder_feed(d, s + pos, len - pos, &consumed, &m), VSOK_E_MAGIC);
+    cr_assert_eq(consumed, 2);
+    cr_assert_eq(vsok_decoder_error_offset(d), bad + 1);
+    pos += consumed;
+    /* sticky: the good frame after the error is never delivered */
+    for (int i = 0; i < 3; i++) {
+        m.len = 999;
+        cr_assert_eq(vsok_decoder_feed(d, s + pos, len - pos, &consumed, &m), VSOK_E_MAGIC);
+        cr_assert_eq(vsok_decoder_error_offset(d), bad + 1);
+    }
+    cr_assert_eq(vsok_decoder_feed(d, s, 11, &consumed, &m), VSOK_E_MAGIC, "fresh frame after error");
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_MAGIC);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_MAGIC);
+    cr_assert_eq(vsok_decoder_error(d), VSOK_E_MAGIC);
+    cr_assert_eq(vsok_decoder_error_offset(d), bad + 1);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, finish_at_boundary_is_eof_at_total_length)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    cr_assert(vsok_decoder_at_boundary(d));
+    cr_assert_eq(vsok_decoder_error(d), VSOK_OK);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_EOF);
+    cr_assert_eq(vsok_decoder_error_offset(d), 0);
+    vsok_decoder_free(d);
+
+    uint8_t s[32];
+    size_t len = tu_frame(s, "hello", 5);
+    d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, s, len, &consumed, &m), VSOK_OK);
+    cr_assert(vsok_decoder_at_boundary(d));
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_EOF);
+    cr_assert_eq(vsok_decoder_error_offset(d), len);
+    /* sticky afterwards */
+    cr_assert_eq(vsok_decoder_feed(d, s, len, &consumed, &m), VSOK_E_EOF);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_EOF);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, finish_inside_a_frame_is_truncated_at_bytes_received)
+{
+    uint8_t s[32];
+    size_t len = tu_frame(s, "hello", 5);
+    for (size_t k = 1; k < len; k++) {
+        vsok_decoder *d = vsok_decoder_new(0);
+        cr_assert_not_null(d);
+        size_t consumed;
+        vsok_msg m;
+        cr_assert_eq(vsok_decoder_feed(d, s, k, &consumed, &m), VSOK_E_AGAIN);
+        cr_assert_not(vsok_decoder_at_boundary(d), "k %zu", k);
+        cr_assert_eq(vsok_decoder_pending_length(d), k >= 8 ? 5u : 0u, "k %zu", k);
+        cr_assert_eq(vsok_decoder_finish(d), VSOK_E_TRUNCATED, "k %zu", k);
+        cr_assert_eq(vsok_decoder_error_offset(d), k);
+        cr_assert_eq(vsok_decoder_finish(d), VSOK_E_TRUNCATED);
+        cr_assert_eq(vsok_decoder_feed(d, s + k, len - k, &consumed, &m), VSOK_E_TRUNCATED);
+        vsok_decoder_free(d);
+    }
+}
+
+/* ---- limits ---- */
+
+Test(decoder, custom_max_accepts_100_and_rejects_101)
+{
+    uint8_t s[256];
+    uint8_t pl[101];
+    memset(pl, 'p', sizeof pl);
+    size_t l100 = tu_frame(s, pl, 100);
+    size_t len = l100 + tu_frame(s + l100, pl, 101);
+    outcome o;
+    run_split(100, s, len, NULL, 0, &o);
+    cr_assert_eq(o.n, 1);
+    cr_assert_eq(o.len[0], 100);
+    cr_assert_eq(o.err, VSOK_E_TOO_LARGE);
+    cr_assert_eq(o.err_off, l100 + 4);
+}
+
+Test(decoder, max_above_1mib_is_refused)
+{
+    cr_assert_null(vsok_decoder_new(VSOK_MAX_PAYLOAD + 1));
+    cr_assert_null(vsok_decoder_new(SIZE_MAX));
+    vsok_decoder *d = vsok_decoder_new(VSOK_MAX_PAYLOAD);
+    cr_assert_not_null(d);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, exactly_1mib_accepted_and_one_more_rejected)
+{
+    size_t flen;
+    uint8_t *f = tu_frame_alloc(VSOK_MAX_PAYLOAD, 5, &flen);
+    for (int which = 0; which < 2; which++) {
+        vsok_decoder *d = vsok_decoder_new(which ? VSOK_MAX_PAYLOAD : 0);
+        cr_assert_not_null(d);
+        size_t consumed;
+        vsok_msg m;
+        cr_assert_eq(vsok_decoder_feed(d, f, flen, &consumed, &m), VSOK_OK);
+        cr_assert_eq(m.len, VSOK_MAX_PAYLOAD);
+        cr_assert_eq(m.data, f + 8);
+        uint8_t h[8];
+        tu_header(h, VSOK_MAX_PAYLOAD + 1);
+        cr_assert_eq(vsok_decoder_feed(d, h, 8, &consumed, &m), VSOK_E_TOO_LARGE);
+        cr_assert_eq(vsok_decoder_error_offset(d), flen + 4);
+        vsok_decoder_free(d);
+    }
+    free(f);
+}
+
+/* ---- memory ---- */
+
+Test(decoder, announced_length_costs_nothing_until_bytes_arrive)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t m0 = vsok_decoder_memory(d);
+    cr_assert_gt(m0, 0, "the struct itself counts");
+    cr_assert_lt(m0, 16384, "a fresh decoder holds %zu bytes", m0);
+    uint8_t h[8];
+    tu_header(h, VSOK_MAX_PAYLOAD);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, h, 8, &consumed, &m), VSOK_E_AGAIN);
+    cr_assert_eq(vsok_decoder_pending_length(d), VSOK_MAX_PAYLOAD);
+    cr_assert_leq(vsok_decoder_memory(d), m0 + 4096, "holds %zu after a bare 1 MiB header",
+                  vsok_decoder_memory(d));
+
+    /* Growth stays within twice what arrived, fed in uneven pieces. */
+    static uint8_t piece[70000];
+    tu_fill(piece, sizeof piece, 3);
+    size_t got = 0;
+    static const size_t steps[] = {1, 1, 2, 10, 100, 1000, 3000, 7, 65536, 70000, 12345};
+    for (size_t round = 0; got < VSOK_MAX_PAYLOAD && round < 1000; round++) {
+        size_t n = steps[round % (sizeof steps / sizeof steps[0])];
+        if (n > VSOK_MAX_PAYLOAD - got)
+            n = VSOK_MAX_PAYLOAD - got;
+        vsok_err r = vsok_decoder_feed(d, piece, n, &consumed, &m);
+        got += n;
+        if (got < VSOK_MAX_PAYLOAD) {
+            cr_assert_eq(r, VSOK_E_AGAIN);
+            size_t mem = vsok_decoder_memory(d);
+            cr_assert_leq(mem, m0 + 2 * got + 4096, "holds %zu after %zu payload bytes", mem, got);
+        } else {
+            cr_assert_eq(r, VSOK_OK);
+            cr_assert_eq(m.len, VSOK_MAX_PAYLOAD);
+        }
+    }
+    cr_assert_eq(got, VSOK_MAX_PAYLOAD);
+    vsok_decoder_reset(d);
+    cr_assert_leq(vsok_decoder_memory(d), m0 + 4096, "reset releases the payload buffer");
+    vsok_decoder_free(d);
+}
+
+/* ---- prepare / commit ---- */
+
+Test(decoder, prepare_is_null_outside_a_payload)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t room = 777;
+    cr_assert_null(vsok_decoder_prepare(d, &room));
+    cr_assert_eq(room, 0);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"VSOK\0\0", 6, &consumed, &m), VSOK_E_AGAIN);
+    room = 777;
+    cr_assert_null(vsok_decoder_prepare(d, &room), "inside the header");
+    cr_assert_eq(room, 0);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, prepare_commit_reassembles_1mib_then_feed_continues)
+{
+    size_t flen;
+    uint8_t *f = tu_frame_alloc(VSOK_MAX_PAYLOAD, 21, &flen);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t m0 = vsok_decoder_memory(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, f, 8, &consumed, &m), VSOK_E_AGAIN);
+    size_t got = 0;
+    int done = 0;
+    for (size_t round = 0; !done && round < 100000; round++) {
+        size_t room = 0;
+        uint8_t *p = vsok_decoder_prepare(d, &room);
+        cr_assert_not_null(p, "after %zu bytes", got);
+        cr_assert_gt(room, 0);
+        cr_assert_leq(room, VSOK_MAX_PAYLOAD - got, "room past the end of the payload");
+        size_t mem = vsok_decoder_memory(d);
+        cr_assert_lt(mem, m0 + VSOK_MAX_PAYLOAD / 2 + 2 * got, "holds %zu after %zu bytes", mem, got);
+        /* take odd amounts, like short reads */
+        size_t n = room > 5000 ? room - 4999 : room;
+        memcpy(p, f + 8 + got, n);
+        vsok_err r = vsok_decoder_commit(d, n, &m);
+        got += n;
+        cr_assert_eq(vsok_decoder_offset(d), 8 + got);
+        if (got < VSOK_MAX_PAYLOAD) {
+            cr_assert_eq(r, VSOK_E_AGAIN);
+        } else {
+            cr_assert_eq(r, VSOK_OK);
+            cr_assert_eq(m.len, VSOK_MAX_PAYLOAD);
+            cr_assert_eq(m.offset, 0);
+            cr_assert_eq(memcmp(m.data, f + 8, m.len), 0);
+            done = 1;
+        }
+    }
+    cr_assert(done);
+    cr_assert(vsok_decoder_at_boundary(d));
+    uint8_t s[16];
+    size_t l = tu_frame(s, "next", 4);
+    cr_assert_eq(vsok_decoder_feed(d, s, l, &consumed, &m), VSOK_OK);
+    cr_assert_eq(m.offset, flen);
+    cr_assert_eq(memcmp(m.data, "next", 4), 0);
+    vsok_decoder_free(d);
+    free(f);
+}
+
+Test(decoder, prepare_after_partial_feed_of_payload)
+{
+    uint8_t s[32];
+    size_t len = tu_frame(s, "0123456789", 10);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, s, 11, &consumed, &m), VSOK_E_AGAIN);
+    size_t room;
+    uint8_t *p = vsok_decoder_prepare(d, &room);
+    cr_assert_not_null(p);
+    cr_assert_geq(room, 1);
+    cr_assert_leq(room, 7);
+    memcpy(p, s + 11, room);
+    vsok_err r = vsok_decoder_commit(d, room, &m);
+    if (room < 7) {
+        cr_assert_eq(r, VSOK_E_AGAIN);
+        cr_assert_eq(vsok_decoder_feed(d, s + 11 + room, len - 11 - room, &consumed, &m), VSOK_OK);
+    } else {
+        cr_assert_eq(r, VSOK_OK);
+    }
+    cr_assert_eq(m.len, 10);
+    cr_assert_eq(memcmp(m.data, "0123456789", 10), 0);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, commit_more_than_room_is_invalid)
+{
+    uint8_t h[8];
+    tu_header(h, 1000);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, h, 8, &consumed, &m), VSOK_E_AGAIN);
+    size_t room;
+    cr_assert_not_null(vsok_decoder_prepare(d, &room));
+    cr_assert_eq(vsok_decoder_commit(d, room + 1, &m), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_offset(d), 8, "a refused commit takes nothing");
+    vsok_decoder_free(d);
+}
+
+/* ---- reset and arguments ---- */
+
+Test(decoder, reset_forgets_errors_and_position_but_keeps_max)
+{
+    vsok_decoder *d = vsok_decoder_new(100);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"GET", 3, &consumed, &m), VSOK_E_MAGIC);
+    vsok_decoder_reset(d);
+    cr_assert_eq(vsok_decoder_error(d), VSOK_OK);
+    cr_assert_eq(vsok_decoder_error_offset(d), 0);
+    cr_assert_eq(vsok_decoder_offset(d), 0);
+    cr_assert(vsok_decoder_at_boundary(d));
+    uint8_t s[256], pl[101];
+    memset(pl, 1, sizeof pl);
+    size_t l = tu_frame(s, pl, 100);
+    cr_assert_eq(vsok_decoder_feed(d, s, l, &consumed, &m), VSOK_OK);
+    cr_assert_eq(m.offset, 0);
+    /* reset in the middle of a frame */
+    cr_assert_eq(vsok_decoder_feed(d, s, 20, &consumed, &m), VSOK_E_AGAIN);
+    vsok_decoder_reset(d);
+    cr_assert_eq(vsok_decoder_pending_length(d), 0);
+    cr_assert(vsok_decoder_at_boundary(d));
+    l = tu_frame(s, pl, 101);
+    cr_assert_eq(vsok_decoder_feed(d, s, l, &consumed, &m), VSOK_E_TOO_LARGE, "max survives reset");
+    cr_assert_eq(vsok_decoder_error_offset(d), 4);
+    vsok_decoder_reset(d);
+    cr_assert_eq(vsok_decoder_finish(d), VSOK_E_EOF);
+    vsok_decoder_free(d);
+}
+
+Test(decoder, null_arguments_are_invalid)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    uint8_t s[16];
+    size_t l = tu_frame(s, "x", 1);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(NULL, s, l, &consumed, &m), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_feed(d, NULL, l, &consumed, &m), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_feed(d, s, l, NULL, &m), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_feed(d, s, l, &consumed, NULL), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_offset(d), 0, "refused calls take nothing");
+    cr_assert_eq(vsok_decoder_feed(d, s, 0, &consumed, &m), VSOK_E_AGAIN);
+    cr_assert_eq(consumed, 0);
+    cr_assert_eq(vsok_decoder_feed(d, s, l, &consumed, &m), VSOK_OK);
+    vsok_decoder_free(d);
+}
+
+/* ---- vsok_decode_all ---- */
+
+Test(decoder, decode_all_calls_back_in_order_and_ends_with_eof)
+{
+    uint8_t s[64];
+    size_t len = tu_frame(s, "a", 1);
+    len += tu_frame(s + len, "bb", 2);
+    len += tu_frame(s + len, "ccc", 3);
+    outcome o;
+    run_all(0, s, len, &o);
+    cr_assert_eq(o.n, 3);
+    cr_assert_eq(o.off[0], 0);
+    cr_assert_eq(o.off[1], 9);
+    cr_assert_eq(o.off[2], 19);
+    cr_assert_eq(o.len[2], 3);
+    cr_assert_eq(o.err, VSOK_E_EOF);
+    cr_assert_eq(o.err_off, len);
+}
+
+Test(decoder, decode_all_stops_when_the_callback_asks)
+{
+    uint8_t s[64];
+    size_t len = tu_frame(s, "a", 1);
+    len += tu_frame(s + len, "bb", 2);
+    len += tu_frame(s + len, "ccc", 3);
+    outcome o;
+    memset(&o, 0, sizeof o);
+    all_ctx c = {.o = &o, .s = s, .stop_after = 2};
+    uint64_t off = 0;
+    cr_assert_eq(vsok_decode_all(s, len, 0, on_msg, &c, &off), VSOK_OK);
+    cr_assert_eq(o.n, 2);
+}
+
+Test(decoder, decode_all_reports_errors_with_offsets)
+{
+    outcome o;
+    run_all(0, (const uint8_t *)"VSOK\0\0\0\0", 8, &o);
+    cr_assert_eq(o.err, VSOK_E_LENGTH);
+    cr_assert_eq(o.err_off, 4);
+    run_all(0, (const uint8_t *)"VSO", 3, &o);
+    cr_assert_eq(o.err, VSOK_E_TRUNCATED);
+    cr_assert_eq(o.err_off, 3);
+    run_all(0, (const uint8_t *)"VSOKVSOK", 8, &o);
+    cr_assert_eq(o.err, VSOK_E_TOO_LARGE, "bytes 4..7 are the length, whatever they spell");
+    cr_assert_eq(o.err_off, 4);
+    run_all(0, (const uint8_t *)"VSOK\0\0\0\x02" "a", 9, &o);
+    cr_assert_eq(o.err, VSOK_E_TRUNCATED);
+    cr_assert_eq(o.err_off, 9);
+    run_all(0, (const uint8_t *)"", 0, &o);
+    cr_assert_eq(o.err, VSOK_E_EOF);
+    cr_assert_eq(o.err_off, 0);
+    run_all(2, (const uint8_t *)"VSOK\0\0\0\x02" "abVSOK\0\0\0\x03" "abc", 21, &o);
+    cr_assert_eq(o.n, 1);
+    cr_assert_eq(o.err, VSOK_E_TOO_LARGE);
+    cr_assert_eq(o.err_off, 10 + 4);
+}
+
+/* ---- random streams: model, decode_all and the push decoder agree ---- */
+
+Test(decoder, random_streams_agree_with_decode_all_and_the_model)
+{
+    static uint8_t s[40000];
+    static size_t cuts[40000];
+    static const size_t maxes[] = {0, 1, 10, 100, 1000};
+    uint32_t rng = 0x5EED1234u;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t max = maxes[tu_rand(&rng) % 5];
+        size_t len = 0;
+        size_t nframes = tu_rand(&rng) % 9;
+        for (size_t f = 0; f < nframes; f++) {
+            uint32_t pl = tu_rand(&rng) % 4 == 0 ? 100 + tu_rand(&rng) % 3000 : 1 + tu_rand(&rng) % 20;
+            if (len + 8 + pl > sizeof s)
+                break;
+            tu_header(s + len, pl);
+            tu_fill(s + len + 8, pl, tu_rand(&rng));
+            len += 8 + pl;
+        }
+        switch (tu_rand(&rng) % 6) {
+        case 0: /* flip a byte */
+            if (len)
+                s[tu_rand(&rng) % len] ^= (uint8_t)(1 + tu_rand(&rng) % 255);
+            break;
+        case 1: /* cut short */
+            if (len)
+                len = tu_rand(&rng) % len;
+            break;
+        case 2: /* trailing junk */
+            for (int j = tu_rand(&rng) % 10; j > 0 && len < sizeof s; j--)
+                s[len++] = (uint8_t)tu_rand(&rng);
+            break;
+        case 3: /* rewrite a length field near a boundary */
+            if (len >= 8) {
+                static const uint32_t ls[] = {0, 1, VSOK_MAX_PAYLOAD, VSOK_MAX_PAYLOAD + 1, 0xFFFFFFFFu};
+                uint32_t l = ls[tu_rand(&rng) % 5];
+                s[4] = (uint8_t)(l >> 24);
+                s[5] = (uint8_t)(l >> 16);
+                s[6] = (uint8_t)(l >> 8);
+                s[7] = (uint8_t)l;
+            }
+            break;
+        default:
+            break;
+        }
+        outcome ref, got;
+        check_all_ways(max, s, len, &ref);
+        size_t ncuts = 0;
+        if (len && len < 200 && tu_rand(&rng) % 4 == 0) {
+            for (size_t c = 1; c < len; c++)
+                cuts[ncuts++] = c;
+        } else if (len) {
+            size_t k = tu_rand(&rng) % 8;
+            size_t at = 0;
+            for (size_t j = 0; j < k; j++) {
+                at += tu_rand(&rng) % (len / 4 + 1);
+                if (at > len)
+                    at = len;
+                cuts[ncuts++] = at;
+            }
+        }
+        run_split(max, s, len, cuts, ncuts, &got);
+        char what[64];
+        snprintf(what, sizeof what, "iteration %d", iter);
+        assert_same(&got, &ref, what);
+    }
+}
+
+Test(decoder, trim_releases_the_buffer_only_between_frames)
+{
+    size_t flen;
+    uint8_t *f = tu_frame_alloc(200000, 8, &flen);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t m0 = vsok_decoder_memory(d);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, f, 100000, &consumed, &m), VSOK_E_AGAIN);
+    vsok_decoder_trim(d); /* mid-frame: must keep the partial payload */
+    cr_assert_eq(vsok_decoder_feed(d, f + 100000, flen - 100000, &consumed, &m), VSOK_OK);
+    cr_assert_eq(m.len, 200000);
+    cr_assert_eq(memcmp(m.data, f + 8, m.len), 0);
+    vsok_decoder_trim(d);
+    cr_assert_leq(vsok_decoder_memory(d), m0 + 4096, "holds %zu after trim", vsok_decoder_memory(d));
+    cr_assert_eq(vsok_decoder_feed(d, f, flen, &consumed, &m), VSOK_OK, "usable after trim");
+    cr_assert_eq(m.offset, flen);
+    vsok_decoder_free(d);
+    free(f);
+}
