@@ -5,6 +5,7 @@
  * into the decoder's buffer.  Writer: header + first chunk in one writev,
  * chunks of at most 64 KiB after; a queue for batching small messages. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +113,17 @@ int vsok_socket_fd(const vsok_socket *s) { return s ? s->fd : -1; }
 
 void vsok_socket_set_timeout(vsok_socket *s, int timeout_ms)
 {
-    if (s != NULL)
-        s->stream.timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+    if (s == NULL)
+        return;
+    s->stream.timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+    /* A deadline holds only if read/write can say EAGAIN: connect and
+     * accept hand over blocking fds.  The handle owns the fd, and its loops
+     * poll on EAGAIN, so non-blocking changes nothing else. */
+    if (timeout_ms >= 0) {
+        int fl = fcntl(s->fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK))
+            (void)fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+    }
 }
 
 vsok_err vsok_socket_set_max_payload(vsok_socket *s, size_t max_payload)
