@@ -13,5 +13,10 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/vsokConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/vsokConfig.cmake ${PROJECT_BINARY_DIR}/vsokConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vsok)
+# vsok.pc finds its prefix relative to itself, so `cmake --install --prefix
+# DIR` (or a copied tree) gets a working pkg-config file, not the prefix
+# chosen at configure time.
+file(RELATIVE_PATH VSOK_PC_RELPREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+string(REGEX REPLACE "/$" "" VSOK_PC_RELPREFIX "${VSOK_PC_RELPREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/vsok.pc.in ${PROJECT_BINARY_DIR}/vsok.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/vsok.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
