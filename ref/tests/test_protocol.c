@@ -320,6 +320,7 @@ Test(protocol, stream_write_error_is_io_with_errno)
     errno = 0;
     cr_assert_eq(vsok_stream_write_message(&s, "abcdef", 6), VSOK_E_IO);
     cr_assert_eq(errno, ECONNRESET);
+    free(r.sink);
 }
 
 /* ---- vsok_stream_read_message through a scripted stream ---- */

@@ -495,7 +495,7 @@ Test(socket, read_times_out_on_a_silent_peer)
     }
 }
 
-Test(socket, timeout_also_applies_to_blocking_fds, .timeout = 10)
+Test(socket, timeout_also_applies_to_blocking_fds)
 {
     /* vsok_socket_connect and vsok_socket_accept hand the handle blocking
      * fds; their deadline must still hold. */
