@@ -56,6 +56,7 @@ typedef struct rdir {
     unsigned eof : 1;   /* source ended */
     unsigned shut : 1;  /* destination's write side shut */
     unsigned raw : 1;   /* --keep-going after a violation: no more checks */
+    unsigned cut : 1;   /* stopped at a violation: source input is discarded */
     int64_t t_tx;
     uint64_t bytes;
 } rdir;
@@ -137,7 +138,7 @@ static void violation(loop *L, relay *r, int i, vsok_err err, uint64_t off)
     g_stats.violations[i]++;
     plog(LOG_WARN, "violation", "conn=%" PRIu32 " dir=%s error=%s offset=%" PRIu64 " frames_ok=%" PRIu64
          " action=%s", r->id, dir_name[i], vsok_errname(err), off, r->d[i].sc.frames,
-         L->o->keep_going ? "forward" : "close");
+         L->o->keep_going ? "forward" : "half-close");
 }
 
 /* Scans and stages p[0..n) for direction i.  Returns 0, or 1 after a
@@ -215,12 +216,20 @@ bad:
     return 0;
 }
 
+static int wants_read(const relay *r, int i)
+{
+    const rdir *d = &r->d[i];
+    if (r->rd_done[i])
+        return 0;
+    return r->lingering || d->cut || (!r->closing && !d->eof && d->q.bytes == 0);
+}
+
 static void watch(loop *L, relay *r)
 {
     for (int i = 0; i < 2; i++) {
         uint32_t want = 0;
-        rdir *in = &r->d[i], *out = &r->d[1 - i];
-        if (!r->rd_done[i] && (r->lingering || (!r->closing && !in->eof && in->q.bytes == 0)))
+        const rdir *out = &r->d[1 - i];
+        if (wants_read(r, i))
             want |= EPOLLIN;
         if (out->q.bytes)
             want |= EPOLLOUT;
@@ -263,22 +272,24 @@ static void read_side(loop *L, relay *r, int i)
         r->t_act = L->now;
         if (n == 0) {
             r->rd_done[i] = 1;
-            if (r->lingering || r->closing)
+            if (r->lingering || r->closing || d->cut)
                 return;
             d->eof = 1;
             if (!d->raw && (d->sc.have || d->sc.need))
                 violation(L, r, i, VSOK_E_TRUNCATED, d->sc.off);
             return;
         }
-        if (r->lingering)
-            continue;
+        if (r->lingering || d->cut)
+            continue; /* discarded: closing under unread input would reset */
         int v = scan_stage(L, r, i, L->rbuf, (size_t)n);
         if (v < 0 || flush(L, r, i) != 0) {
             io_fail(L, r, 1 - i, "write");
             return;
         }
         if (v == 1) {
-            r->closing = 1;
+            /* this direction ends here; the other runs until its source ends */
+            d->cut = 1;
+            d->eof = 1;
             return;
         }
         if (d->q.bytes || (size_t)n < L->rbuf_size)
@@ -359,7 +370,7 @@ void relay_event(loop *L, ev *e, uint32_t events)
     if (events & EPOLLOUT)
         write_side(L, r, i);
     if (!r->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-        if (!r->rd_done[i] && (r->lingering || (!r->closing && !r->d[i].eof && !r->d[i].q.bytes))) {
+        if (wants_read(r, i)) {
             read_side(L, r, i);
         } else if (events & EPOLLERR) {
             int err = 0;
