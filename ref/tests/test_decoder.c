@@ -1021,3 +1021,30 @@ Test(decoder, trim_releases_the_buffer_only_between_frames)
     vsok_decoder_free(d);
     free(f);
 }
+
+Test(decoder, payload_buffer_never_exceeds_the_announced_length)
+{
+    static const uint32_t lens[] = {1, 2, 10, 100, 1000, 5000, 70000};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t flen;
+        uint8_t *f = tu_frame_alloc(lens[i], 12, &flen);
+        vsok_decoder *d = vsok_decoder_new(0);
+        cr_assert_not_null(d);
+        size_t m0 = vsok_decoder_memory(d);
+        size_t consumed;
+        vsok_msg m;
+        /* header alone first, so no frame is ever wholly in one buffer */
+        cr_assert_eq(vsok_decoder_feed(d, f, 8, &consumed, &m), VSOK_E_AGAIN);
+        size_t step = lens[i] / 3 + 1;
+        for (size_t at = 8; at < flen; at += step) {
+            size_t n = flen - at < step ? flen - at : step;
+            vsok_err r = vsok_decoder_feed(d, f + at, n, &consumed, &m);
+            cr_assert_leq(vsok_decoder_memory(d), m0 + lens[i], "len %u: holds %zu", lens[i],
+                          vsok_decoder_memory(d));
+            cr_assert_eq(r, at + n == flen ? VSOK_OK : VSOK_E_AGAIN);
+        }
+        cr_assert_eq(memcmp(m.data, f + 8, lens[i]), 0);
+        vsok_decoder_free(d);
+        free(f);
+    }
+}

@@ -668,6 +668,26 @@ Test(socket, queue_keeps_order_around_large_messages_and_flushes_when_full)
     vsok_socket_close(s);
 }
 
+Test(socket, queue_flushes_by_itself_when_full)
+{
+    enum { N = 30000 }; /* about 2.5 MB of small messages, no large one */
+    static size_t sizes[N], offs[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = 1 + (i * 7) % 150;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    collector c;
+    collector_start(&c, peer, N + 1);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
+    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
+    collector_finish(&c, st, sizes, offs, N);
+    free(st);
+    vsok_socket_close(s);
+}
+
 Test(socket, write_messages_sends_all_in_order)
 {
     enum { N = 300 };
