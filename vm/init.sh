@@ -13,11 +13,12 @@
 start_peer() {
     var=$1
     shift
-    rm -f /tmp/ready
-    mkfifo /tmp/ready
-    vsok-peer --ready-fd 3 "$@" 3>/tmp/ready &
+    fifo=/tmp/ready.$$
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    vsok-peer -qq --ready-fd 3 "$@" 3>"$fifo" &
     eval "$var=$!"
-    if ! read -t 20 line </tmp/ready; then
+    if ! read -t 20 line <"$fifo"; then
         echo "VSOK-VM: vsok-peer $* did not become ready"
         return 1
     fi
@@ -30,28 +31,47 @@ stop_peer() { # stop_peer PID
     return 0
 }
 
+# The runner's vector cases come from the copy packed at /vectors.txt; its
+# artifacts could not leave the guest anyway.  --timeout 10s: under qemu's
+# emulated CPU a 64 KiB frame written one byte per write() takes longer than
+# the default 3 s.
+# Output to a file, so the runner reports each case that did not pass and
+# its summary, without the progress line it draws on a terminal.
+conform() {
+    out=/tmp/conform.$$.out
+    vsok-conform --timeout 10s --vectors /vectors.txt --artifacts none "$@" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    return $rc
+}
+
 # vsok-conform (server role) against vsok-peer listening on real vsock.
 conform_server_vsock() {
     start_peer peer listen vsock:any:6000 || return 1
-    vsok-conform --target vsock:local:6000
+    conform --iut-pid "$peer" --target vsock:local:6000
     rc=$?
     stop_peer "$peer"
     return $rc
 }
 
 # vsok-conform (client role): the runner listens on vsock, the peer connects.
+# Not {addr}: that is the listen address, vsock:any:6001, and CID any cannot
+# be connected to.
 conform_client_vsock() {
-    vsok-conform --role client --listen vsock:any:6001 --spawn 'vsok-peer connect {addr}'
+    conform --role client --listen vsock:any:6001 --spawn 'vsok-peer -qq connect vsock:local:6001'
 }
 
-# Relay: TCP on the guest's loopback in front, vsock behind.
+# Relay: TCP on the guest's loopback in front, vsock behind.  The cases
+# without the vector set: the relay's checking of every vector is covered on
+# the host (TCP, Unix); here it is the forwarding onto vsock that is new, and
+# the emulated CPU has no time for 575 more cases.
 conform_relay_tcp_to_vsock() {
     start_peer back listen vsock:any:6002 || return 1
     if ! start_peer front relay tcp:127.0.0.1:6003 vsock:local:6002; then
         stop_peer "$back"
         return 1
     fi
-    vsok-conform --target tcp:127.0.0.1:6003
+    conform --skip 'vec.*' --iut-pid "$front" --target tcp:127.0.0.1:6003
     rc=$?
     stop_peer "$front"
     stop_peer "$back"
@@ -101,9 +121,10 @@ result() { # result STATUS: the line the host waits for, then power off
     sleep 5 # poweroff -f does not return; this only keeps PID 1 from exiting first
 }
 
-mode=all bench_mib=32
+mode=tests bench_mib=32 only=
 for word in $(cat /proc/cmdline); do
     case $word in
+    vsok.only=*) only=${word#vsok.only=} ;;
     vsok.mode=*) mode=${word#vsok.mode=} ;;
     vsok.bench_mib=*) bench_mib=${word#vsok.bench_mib=} ;;
     esac
@@ -122,35 +143,38 @@ passed=0
 step() { # step NAME SECONDS CMD...: run a check, count it
     name=$1 secs=$2
     shift 2
+    [ -z "$only" ] || [ "$only" = "$name" ] || return 0
     echo "=== VSOK-VM-STEP $name"
+    t0=$(date +%s)
     timeout -s KILL "$secs" "$@"
     rc=$?
+    took="$(($(date +%s) - t0))s"
     if [ "$rc" -eq 0 ]; then
-        echo "VSOK-VM-STEP $name: PASS"
+        echo "VSOK-VM-STEP $name: PASS ($took)"
         passed=$((passed + 1))
     else
         [ "$rc" -eq 137 ] && echo "VSOK-VM: $name killed after ${secs}s"
-        echo "VSOK-VM-STEP $name: FAIL (exit $rc)"
+        echo "VSOK-VM-STEP $name: FAIL (exit $rc, $took)"
         failures=$((failures + 1))
     fi
 }
 
-if [ "$mode" != bench ]; then
+if [ "$mode" = tests ] || [ "$mode" = all ]; then
     step vsock-tests 60 vsok-vsock-tests
     if [ -x /bin/vsok-peer ]; then
         step peer-echo-vsock 30 /bin/sh /init --run peer_echo_vsock
         step peer-reports-no-listener 20 /bin/sh /init --run peer_reports_no_listener
     fi
     if [ -x /bin/vsok-peer ] && [ -x /bin/vsok-conform ]; then
-        step conform-server-vsock 60 /bin/sh /init --run conform_server_vsock
-        step conform-client-vsock 60 /bin/sh /init --run conform_client_vsock
-        step conform-relay-tcp-to-vsock 60 /bin/sh /init --run conform_relay_tcp_to_vsock
+        step conform-server-vsock 80 /bin/sh /init --run conform_server_vsock
+        step conform-client-vsock 80 /bin/sh /init --run conform_client_vsock
+        step conform-relay-tcp-to-vsock 40 /bin/sh /init --run conform_relay_tcp_to_vsock
     else
         echo "VSOK-VM-STEP conformance: NOT BUILT (vsok-peer and vsok-conform must both be in the initramfs)"
         failures=$((failures + 1))
     fi
 fi
-if [ "$mode" != tests ]; then
+if [ "$mode" = bench ] || [ "$mode" = all ]; then
     step bench 90 vsok-vsock-bench "$bench_mib"
 fi
 
