@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <vsok/vsok.h>
 
 #include "tutil.h"
@@ -1047,4 +1049,70 @@ Test(decoder, payload_buffer_never_exceeds_the_announced_length)
         vsok_decoder_free(d);
         free(f);
     }
+}
+
+/* ---- allocation failure (address-space limit; not under ASan, which
+ * reserves terabytes of address space) ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VSOK_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VSOK_TEST_ASAN 1
+#endif
+#endif
+
+#ifndef VSOK_TEST_ASAN
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    unsigned long pages = 0;
+    cr_assert_eq(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+#endif
+
+Test(decoder, out_of_memory_keeps_state_and_retry_succeeds)
+{
+#ifdef VSOK_TEST_ASAN
+    cr_skip_test("address-space limits do not work under ASan");
+#else
+    size_t flen;
+    uint8_t *f = tu_frame_alloc(VSOK_MAX_PAYLOAD, 44, &flen);
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    size_t consumed;
+    vsok_msg m;
+    size_t at = 8 + 400000;
+    cr_assert_eq(vsok_decoder_feed(d, f, 8, &consumed, &m), VSOK_E_AGAIN);
+    cr_assert_eq(vsok_decoder_feed(d, f + 8, at - 8, &consumed, &m), VSOK_E_AGAIN);
+
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+    lim = old;
+    lim.rlim_cur = vm_bytes() + 256 * 1024;
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    vsok_err r = vsok_decoder_feed(d, f + at, flen - at, &consumed, &m);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+
+    cr_assert_eq(r, VSOK_E_NOMEM, "%s", vsok_errname(r));
+    cr_assert_leq(consumed, flen - at);
+    at += consumed;
+    cr_assert_eq(vsok_decoder_offset(d), at);
+    cr_assert_eq(vsok_decoder_error(d), VSOK_OK, "out of memory is not sticky");
+    cr_assert_eq(vsok_decoder_pending_length(d), VSOK_MAX_PAYLOAD);
+    /* retry with the limit lifted */
+    for (int i = 0; i < 4 && at < flen; i++) {
+        r = vsok_decoder_feed(d, f + at, flen - at, &consumed, &m);
+        at += consumed;
+    }
+    cr_assert_eq(r, VSOK_OK, "%s", vsok_errname(r));
+    cr_assert_eq(at, flen);
+    cr_assert_eq(m.len, VSOK_MAX_PAYLOAD);
+    cr_assert_eq(memcmp(m.data, f + 8, m.len), 0);
+    vsok_decoder_free(d);
+    free(f);
+#endif
 }

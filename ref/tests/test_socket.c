@@ -186,6 +186,30 @@ Test(socket, many_small_messages_in_one_write_all_arrive)
     free(st);
 }
 
+Test(socket, one_read_pulls_in_many_small_messages)
+{
+    /* The documented batching, seen from outside: after the first message
+     * the whole burst (< 64 KiB) has left the kernel buffer, and the rest is
+     * served without another byte arriving. */
+    enum { N = 1000 };
+    static size_t sizes[N], offs[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = 1 + i % 40;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    cr_assert_lt(len, 65536);
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    vsok_socket_set_timeout(s, 10000); /* a read that would block shows up as Timeout */
+    cr_assert_eq(send(peer, st, len, 0), (ssize_t)len);
+    expect_frames(s, st, sizes, offs, 1, 1);
+    cr_assert_eq(tu_pending(vsok_socket_fd(s)), 0, "first read took only part of the burst");
+    expect_frames(s, st, sizes + 1, offs + 1, N - 1, 1);
+    vsok_socket_close(s);
+    close(peer);
+    free(st);
+}
+
 Test(socket, mixed_sizes_survive_every_write_pattern)
 {
     static const size_t sizes[] = {1, 8191, 8192, 8193, 65535, 65536, 65537, 100000, 3,
@@ -510,6 +534,23 @@ Test(socket, timeout_also_applies_to_blocking_fds)
         vsok_socket_close(s);
         close(peer);
     }
+}
+
+Test(socket, read_resumes_after_a_timeout)
+{
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    vsok_socket_set_timeout(s, 50);
+    cr_assert_eq(send(peer, "VSOK\0\0\0\x0a" "01234", 13, 0), 13);
+    vsok_msg m;
+    cr_assert_eq(vsok_socket_recv(s, &m), VSOK_E_TIMEOUT);
+    cr_assert_eq(send(peer, "56789", 5, 0), 5);
+    cr_assert_eq(vsok_socket_recv(s, &m), VSOK_OK, "the partial frame is kept across a timeout");
+    cr_assert_eq(m.len, 10);
+    cr_assert_arr_eq(m.data, "0123456789", 10);
+    cr_assert_eq(m.offset, 0);
+    vsok_socket_close(s);
+    close(peer);
 }
 
 Test(socket, write_times_out_when_the_peer_never_reads)
