@@ -1,0 +1,232 @@
+/* conform.h - internals of vsok-conform shared by its source files. */
+#ifndef VSOK_CONFORM_H
+#define VSOK_CONFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "reader.h"
+
+#define VC_MAX_PAYLOAD 1048576u
+#define VC_CHUNK 65536u
+
+typedef enum vc_verdict { VC_PASS, VC_FAIL, VC_NONSTRICT, VC_SKIP, VC_ERROR, VC_NVERDICTS } vc_verdict;
+const char *vc_verdict_name(vc_verdict v);
+
+typedef enum vc_role { VC_ROLE_SERVER = 1, VC_ROLE_CLIENT = 2, VC_ROLE_EXEC = 4 } vc_role;
+#define VC_ROLES_ALL 7u
+const char *vc_role_name(vc_role r);
+
+/* How the runner cuts the bytes it sends into write() calls. */
+typedef enum vc_pattern {
+    VC_P_WHOLE,    /* one write */
+    VC_P_BYTES,    /* one byte per write */
+    VC_P_HDRSPLIT, /* a write boundary at every header offset, short pauses */
+    VC_P_CHUNK64K, /* 64 KiB writes with pauses */
+    VC_P_RANDOM,   /* seeded random boundaries and pauses */
+    VC_P_SCHEDULE, /* the vector's own delivery schedule */
+    VC_NPATTERNS
+} vc_pattern;
+const char *vc_pattern_name(vc_pattern p);
+
+typedef struct vc_split {
+    uint64_t offset;   /* a new write starts here */
+    uint32_t pause_ms; /* after this pause */
+} vc_split;
+
+typedef enum vc_kind { VC_K_EXCHANGE, VC_K_STALL_OTHERS, VC_K_LAZY_ALLOC } vc_kind;
+
+/* What the IUT must do once the runner's bytes are in. */
+typedef enum vc_expect {
+    VC_X_ECHO,  /* echo everything; the stream ends cleanly (half-close) */
+    VC_X_CLOSE, /* echo the owed prefix, then close: a protocol error is in the input */
+} vc_expect;
+
+typedef enum vc_end {
+    VC_END_HALF,  /* shutdown(SHUT_WR) after the last byte */
+    VC_END_STALL, /* keep the write side open: the IUT must act on what it has */
+} vc_end;
+
+typedef struct vc_case {
+    char *id;
+    char *title;
+    const char *rule; /* rule id, see vc_rule_text */
+    char *tags;       /* space-separated */
+    vc_kind kind;
+    unsigned roles;   /* VC_ROLE_* bits where the case applies */
+
+    /* exchange */
+    const uint8_t *input;
+    size_t input_len;
+    uint8_t *input_owned;
+    vc_span *owed;
+    size_t nowed;
+    vc_expect expect;
+    vc_end end;
+    const char *error_name; /* expected protocol error (vsok_errname spelling), or NULL */
+    uint64_t error_offset;
+    const char *close_rule; /* rule named when the IUT fails to close (default VSOK-CLOSE-ON-ERROR) */
+    vc_pattern pattern;
+    const vc_split *sched; /* VC_P_SCHEDULE */
+    vc_split *sched_owned;
+    size_t nsched;
+    int read_after_send;   /* pipelining: read nothing until every byte is written */
+    int early;             /* a late close is NON-STRICT, not FAIL */
+    int hostile;           /* check that the IUT still serves afterwards */
+} vc_case;
+
+typedef struct vc_catalogue {
+    vc_case *cases;
+    size_t n, cap;
+    void *vectors; /* vsok_vec_set *, when loaded */
+    char vectors_note[256];
+} vc_catalogue;
+
+const char *vc_rule_text(const char *rule);
+int vc_catalogue_build(vc_catalogue *cat, const char *vectors_path, char *err, size_t errlen);
+void vc_catalogue_free(vc_catalogue *cat);
+int vc_case_has_tag(const vc_case *c, const char *tag);
+int vc_case_matches(const vc_case *c, const char *pattern);
+
+/* Write boundaries for a case under its pattern (seeded per case). */
+int vc_plan_build(const vc_case *c, uint64_t seed, vc_split **out, size_t *n);
+
+/* --- results --- */
+typedef struct vc_result {
+    const vc_case *c;
+    vc_verdict verdict;
+    const char *failed_rule; /* rule of the check that failed (NULL when none) */
+    char *expected;
+    char *actual;
+    char *hexdump;
+    char *note; /* informational: chunking seen, timings, skip reason */
+    int timeout;
+    uint64_t first_diff; /* UINT64_MAX if none */
+    uint64_t bytes_sent, bytes_received;
+    int64_t duration_ms;
+    char *bin_path; /* reproducer: bytes sent */
+    char *replay;   /* reproducer: command */
+} vc_result;
+
+/* --- options and run state --- */
+typedef struct vc_opts {
+    vc_role role;
+    const char *target;  /* server: ADDR or exec:COMMAND */
+    const char *listen;  /* client */
+    const char *spawn;   /* client: COMMAND with {addr} */
+    const char *exec_cmd;
+    int timeout_ms;
+    uint64_t seed;
+    const char *json, *junit, *html;
+    const char **html_with;
+    size_t nhtml_with;
+    int tap, list, verbose, quiet;
+    int color; /* -1 auto */
+    const char **pick, **skip;
+    size_t npick, nskip;
+    const char *artifacts;
+    const char *vectors;
+    int budget_s;
+    long iut_pid;
+    const char *label; /* name of the IUT in reports */
+    char *cmdline_role; /* role arguments for replay lines */
+} vc_opts;
+
+typedef struct vc_conn {
+    int fd;
+    pid_t pid; /* spawned process group leader, or -1 */
+    int status; /* wait status once reaped */
+    int reaped;
+    int killed; /* the runner killed it */
+} vc_conn;
+
+typedef struct vc_ctx {
+    vc_opts *o;
+    int listen_fd;   /* client role */
+    char listen_text[256];
+    int pending_fd;  /* client role: a connection accepted by the preflight */
+    int down;        /* the IUT stopped serving; rest is skipped */
+    char down_since[160];
+    int lingering;   /* spawned processes that did not exit after close */
+    int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
+    int close_misses;       /* protocol errors after which the IUT did not close */
+    int64_t run_deadline;
+    uint8_t *rbuf; /* 64 KiB read buffer */
+} vc_ctx;
+
+/* iut.c */
+int vc_iut_start(vc_ctx *x, char *err, size_t errlen);
+void vc_iut_stop(vc_ctx *x);
+/* 0 on success; -1 with a sentence in err.  *refused set when the IUT is
+ * simply not there (connection refused, no such socket, no client). */
+int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen);
+/* Closes the runner's side and reaps a spawned process (bounded). */
+void vc_iut_close(vc_ctx *x, vc_conn *c);
+/* Describes how a spawned process ended when it crashed (signal other than
+ * the runner's kill); "" otherwise. */
+void vc_iut_crash(const vc_conn *c, char *out, size_t len);
+long vc_iut_pid(vc_ctx *x, const vc_conn *c);
+/* One small echo on a fresh connection (survival probe / preflight). */
+int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len);
+
+/* engine.c: one concurrent write/read exchange on a connection */
+typedef struct vc_xfer {
+    /* in */
+    int fd;
+    const uint8_t *out;
+    size_t outlen;
+    const vc_split *splits;
+    size_t nsplits;
+    int half_close;     /* shutdown(SHUT_WR) after the last byte */
+    int read_after_send;
+    vc_reader *rd;
+    int64_t deadline;   /* absolute (vsok_now_ms) */
+    int64_t close_grace_ms; /* once every owed byte is in: wait this long for the IUT's close (-1: until deadline) */
+    /* out */
+    uint64_t sent;
+    int write_errno;    /* the IUT stopped taking bytes (EPIPE, ECONNRESET) */
+    int closed;         /* 0 open, 1 FIN, 2 reset */
+    int timed_out;
+    int io_errno;       /* unexpected transport error */
+    int64_t t_start, t_complete, t_closed, t_sent;
+} vc_xfer;
+void vc_xfer_run(vc_xfer *t);
+
+/* run.c */
+void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev);
+
+/* report.c */
+typedef struct vc_run {
+    const vc_opts *o;
+    vc_result *results;
+    size_t n;
+    size_t counts[VC_NVERDICTS];
+    int64_t duration_ms;
+    char started[32];
+    const char *vectors_note;
+} vc_run;
+void vc_report_line(FILE *f, const vc_run *run, const vc_result *r, int color);
+void vc_report_human(FILE *f, const vc_run *run, int color);
+void vc_report_tap(FILE *f, const vc_run *run);
+int vc_report_json(const char *path, const vc_run *run);
+int vc_report_junit(const char *path, const vc_run *run);
+int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith,
+                   char *err, size_t errlen);
+void vc_json_str(FILE *f, const char *s);
+
+/* util.c */
+uint64_t vc_splitmix64(uint64_t *state);
+uint64_t vc_hash(const char *s, uint64_t seed);
+char *vc_strdup(const char *s);
+char *vc_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vc_fill(uint8_t *p, size_t n, uint64_t seed);
+void vc_sleep_ms(int ms);
+int64_t vc_now_ms(void);
+int vc_mkdir_p(const char *dir);
+char *vc_shell_quote(const char *s);
+void *vc_xmalloc(size_t n);
+void *vc_xrealloc(void *p, size_t n);
+
+#endif

@@ -1,0 +1,316 @@
+/* iut.c - reaching the implementation under test in its three roles:
+ * server (the runner connects), client (the IUT connects to the runner,
+ * optionally spawned per connection) and exec (a command per connection
+ * with a socketpair as stdin/stdout).  Spawned commands get their own
+ * process group, which the runner kills by its id when the connection ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vsok/vsok.h>
+
+#include "conform.h"
+
+#define REAP_GRACE_MS 200
+
+static void set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static pid_t spawn(const char *cmd, int stdio_fd, int verbose)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int null = open("/dev/null", O_RDWR);
+        if (stdio_fd >= 0) {
+            dup2(stdio_fd, 0);
+            dup2(stdio_fd, 1);
+        } else if (null >= 0) {
+            dup2(null, 0);
+            if (!verbose)
+                dup2(null, 1);
+        }
+        if (!verbose && null >= 0)
+            dup2(null, 2);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also in the parent: no race with the kill below */
+    return pid;
+}
+
+/* Non-reaping check: has the spawned leader exited?  Keeping it a zombie
+ * keeps its process group id from being reused before the group is killed. */
+static int exited(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return 1;
+    return si.si_pid == pid;
+}
+
+static void reap(vc_conn *c, int grace_ms)
+{
+    if (c->pid <= 0 || c->reaped)
+        return;
+    int64_t end = vc_now_ms() + grace_ms;
+    while (!exited(c->pid) && vc_now_ms() < end)
+        vc_sleep_ms(1);
+    if (!exited(c->pid))
+        c->killed = 1;
+    kill(-c->pid, SIGKILL); /* the whole group: a shell's children too */
+    while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) {
+    }
+    c->reaped = 1;
+}
+
+int vc_iut_start(vc_ctx *x, char *err, size_t errlen)
+{
+    vc_opts *o = x->o;
+    x->listen_fd = x->pending_fd = -1;
+    if (o->role == VC_ROLE_CLIENT) {
+        if (vsok_listen(o->listen, 16, &x->listen_fd, err, errlen) != VSOK_OK) {
+            if (!err[0])
+                snprintf(err, errlen, "cannot listen on %s: %s", o->listen, strerror(errno));
+            return -1;
+        }
+        vsok_addr a;
+        if (vsok_addr_from_fd(x->listen_fd, 0, &a) == VSOK_OK)
+            vsok_addr_format(&a, x->listen_text, sizeof x->listen_text);
+        else
+            snprintf(x->listen_text, sizeof x->listen_text, "%s", o->listen);
+        return 0;
+    }
+    if (o->role == VC_ROLE_SERVER) {
+        vsok_addr a;
+        if (vsok_addr_parse(&a, o->target, err, errlen) != VSOK_OK)
+            return -1;
+    }
+    return 0;
+}
+
+void vc_iut_stop(vc_ctx *x)
+{
+    if (x->pending_fd >= 0)
+        close(x->pending_fd);
+    if (x->listen_fd >= 0)
+        close(x->listen_fd);
+    x->pending_fd = x->listen_fd = -1;
+    if (x->o->role == VC_ROLE_CLIENT && strncmp(x->listen_text, "unix:", 5) == 0 &&
+        x->listen_text[5] != '@')
+        unlink(x->listen_text + 5);
+}
+
+static char *spawn_command(vc_ctx *x)
+{
+    const char *t = x->o->spawn;
+    char *q = vc_shell_quote(x->listen_text);
+    size_t n = strlen(t) + 1, nq = strlen(q);
+    for (const char *p = strstr(t, "{addr}"); p; p = strstr(p + 6, "{addr}"))
+        n += nq;
+    char *out = vc_xmalloc(n), *o = out;
+    while (*t) {
+        if (strncmp(t, "{addr}", 6) == 0) {
+            memcpy(o, q, nq);
+            o += nq;
+            t += 6;
+        } else {
+            *o++ = *t++;
+        }
+    }
+    *o = 0;
+    free(q);
+    return out;
+}
+
+static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err,
+                         size_t errlen)
+{
+    for (;;) {
+        int64_t now = vc_now_ms();
+        if (now >= deadline) {
+            *refused = 1;
+            snprintf(err, errlen, "no client connected to %s within the timeout", x->listen_text);
+            return -1;
+        }
+        struct pollfd p = {.fd = x->listen_fd, .events = POLLIN};
+        int slice = (int)(deadline - now);
+        if (c->pid > 0 && slice > 10)
+            slice = 10; /* notice a spawned client that died without connecting */
+        int rc = poll(&p, 1, slice);
+        if (rc < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll on the listening socket: %s", strerror(errno));
+            return -1;
+        }
+        if (rc > 0) {
+            int fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd >= 0) {
+                c->fd = fd;
+                return 0;
+            }
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                snprintf(err, errlen, "accept: %s", strerror(errno));
+                return -1;
+            }
+        }
+        if (c->pid > 0 && exited(c->pid)) {
+            reap(c, 0);
+            *refused = 1;
+            if (WIFEXITED(c->status))
+                snprintf(err, errlen, "the client command exited with status %d without connecting",
+                         WEXITSTATUS(c->status));
+            else
+                snprintf(err, errlen, "the client command died (%s) without connecting",
+                         strsignal(WTERMSIG(c->status)));
+            return -1;
+        }
+    }
+}
+
+int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen)
+{
+    vc_opts *o = x->o;
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->pid = -1;
+    *refused = 0;
+    err[0] = 0;
+    if (o->role == VC_ROLE_SERVER) {
+        int64_t left = deadline - vc_now_ms();
+        vsok_err e = vsok_connect(o->target, left > 0 ? (int)left : 1, &c->fd, err, errlen);
+        if (e != VSOK_OK) {
+            int en = errno;
+            *refused = e == VSOK_E_IO && (en == ECONNREFUSED || en == ENOENT || en == ECONNRESET);
+            if (!err[0])
+                snprintf(err, errlen, "cannot connect to %s: %s (%s)", o->target, vsok_errname(e),
+                         e == VSOK_E_IO ? strerror(en) : vsok_strerror(e));
+            return -1;
+        }
+        set_nonblock(c->fd);
+        return 0;
+    }
+    if (o->role == VC_ROLE_EXEC) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            snprintf(err, errlen, "socketpair: %s", strerror(errno));
+            return -1;
+        }
+        c->pid = spawn(o->exec_cmd, sv[1], o->verbose);
+        close(sv[1]);
+        if (c->pid < 0) {
+            close(sv[0]);
+            snprintf(err, errlen, "fork: %s", strerror(errno));
+            return -1;
+        }
+        c->fd = sv[0];
+        set_nonblock(c->fd);
+        return 0;
+    }
+    /* client role */
+    if (x->pending_fd >= 0) {
+        c->fd = x->pending_fd;
+        x->pending_fd = -1;
+        return 0;
+    }
+    if (o->spawn) {
+        char *cmd = spawn_command(x);
+        c->pid = spawn(cmd, -1, o->verbose);
+        free(cmd);
+        if (c->pid < 0) {
+            snprintf(err, errlen, "fork: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (accept_client(x, c, deadline, refused, err, errlen) != 0) {
+        vc_iut_close(x, c);
+        return -1;
+    }
+    return 0;
+}
+
+void vc_iut_close(vc_ctx *x, vc_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (c->pid > 0 && !c->reaped) {
+        /* A correct IUT exits once its stream ended; one that lingers is
+         * killed, and after a few such the runner stops waiting for it. */
+        reap(c, x->lingering >= 3 ? 0 : REAP_GRACE_MS);
+        if (c->killed)
+            x->lingering++;
+    }
+}
+
+void vc_iut_crash(const vc_conn *c, char *out, size_t len)
+{
+    out[0] = 0;
+    if (c->pid > 0 && c->reaped && !c->killed && WIFSIGNALED(c->status))
+        snprintf(out, len, "the IUT process died from signal %d (%s)", WTERMSIG(c->status),
+                 strsignal(WTERMSIG(c->status)));
+}
+
+long vc_iut_pid(vc_ctx *x, const vc_conn *c)
+{
+    if (x->o->iut_pid > 0)
+        return x->o->iut_pid;
+    if (c->pid > 0)
+        return c->pid;
+    struct ucred cr;
+    socklen_t n = sizeof cr;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == 0 && cr.pid > 0 &&
+        cr.pid != getpid())
+        return cr.pid;
+    return -1;
+}
+
+int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len)
+{
+    static const uint8_t msg[] = "vsok-conform survival probe";
+    vc_span span = {msg, sizeof msg - 1};
+    vc_conn c;
+    int refused;
+    int64_t deadline = vc_now_ms() + timeout_ms;
+    if (vc_iut_open(x, &c, deadline, &refused, why, len) != 0)
+        return -1;
+    uint8_t frame[8 + sizeof msg - 1];
+    memcpy(frame, "VSOK", 4);
+    frame[4] = frame[5] = frame[6] = 0;
+    frame[7] = (uint8_t)span.len;
+    memcpy(frame + 8, msg, span.len);
+    vc_reader rd;
+    vc_reader_init(&rd, &span, 1);
+    vc_xfer t = {.fd = c.fd, .out = frame, .outlen = sizeof frame, .half_close = 0, .rd = &rd,
+                 .deadline = deadline, .close_grace_ms = 0};
+    vc_xfer_run(&t);
+    vc_iut_close(x, &c);
+    if (rd.state == VC_R_COMPLETE)
+        return 0;
+    if (t.timed_out)
+        snprintf(why, len, "a fresh connection got no echo of a %zu-byte message within %d ms "
+                 "(wedged?)", span.len, timeout_ms);
+    else if (t.closed && rd.received == 0)
+        snprintf(why, len, "a fresh connection was closed without an echo of a %zu-byte message",
+                 span.len);
+    else
+        snprintf(why, len, "a fresh connection got a wrong echo of a %zu-byte message", span.len);
+    return -1;
+}

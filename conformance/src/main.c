@@ -1,0 +1,418 @@
+/* main.c - vsok-conform: tells an implementation of the VSOK protocol, case
+ * by case, where it breaks the protocol.  See usage() and
+ * conformance/README.md.  Exit status: 0 no case failed, 1 a case failed (or
+ * could not be run: ERROR), 2 the run could not start. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conform.h"
+
+#ifndef VC_VECTORS_TXT
+#define VC_VECTORS_TXT "vectors/vectors.txt"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: vsok-conform --target ADDR [options]          test a server\n"
+        "       vsok-conform --target exec:COMMAND [options]  test a program echoing frames on stdin/stdout\n"
+        "       vsok-conform --role client --listen ADDR [--spawn 'COMMAND {addr}'] [options]\n"
+        "                                                     test a client (it connects, echoes)\n"
+        "       vsok-conform --list [--pick ...] [--skip ...]\n"
+        "       vsok-conform --html FILE --html-with RUN.json ...   merge earlier runs only\n"
+        "\n"
+        "ADDR: unix:PATH, unix:@NAME, tcp:HOST:PORT, vsock:CID:PORT, fc:UDS:PORT, fd:N (libvsok syntax).\n"
+        "The IUT echoes every valid message as one frame and closes the connection on a protocol\n"
+        "error; exec: commands get a socket as stdin and stdout, one process per connection;\n"
+        "--spawn starts the client once per connection with {addr} replaced by the listen address.\n"
+        "\n"
+        "options:\n"
+        "  --pick PAT       run only cases whose id matches PAT (id, glob, tag or tag:NAME;\n"
+        "                   repeatable, comma-separated)\n"
+        "  --skip PAT       leave those cases out\n"
+        "  --timeout T      per-case timeout: 3000, 500ms, 2s (default 3s)\n"
+        "  --seed N         seed for random split patterns (default random; always printed)\n"
+        "  --json FILE      JSON report (- for stdout)     --junit FILE   JUnit XML report\n"
+        "  --tap            TAP on stdout instead of the human report\n"
+        "  --html FILE      self-contained HTML report; --html-with RUN.json adds earlier runs\n"
+        "  --label NAME     name of the IUT in reports (default: the target)\n"
+        "  --artifacts DIR  where failed cases leave the bytes sent (default vsok-conform-out;\n"
+        "                   none disables)\n"
+        "  --vectors FILE   the vector set (default %s; none leaves vector cases out)\n"
+        "  --budget S       whole-run time limit in seconds (default 600): later cases SKIP\n"
+        "  --iut-pid PID    the server's process id, for the memory check on tcp: targets\n"
+        "  --color WHEN     auto, always, never      -v verbose (every case, IUT stderr)\n"
+        "  -q               summary only\n"
+        "exit status: 0 no case failed, 1 some case FAILed or had an ERROR, 2 could not start\n",
+        VC_VECTORS_TXT);
+}
+
+static int parse_timeout(const char *s, int *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v <= 0)
+        return -1;
+    if (!strcmp(end, "s"))
+        v *= 1000;
+    else if (strcmp(end, "ms") != 0 && *end)
+        return -1;
+    if (v < 1 || v > 3600 * 1000)
+        return -1;
+    *ms = (int)v;
+    return 0;
+}
+
+static void add_pats(const char ***v, size_t *n, const char *arg)
+{
+    char *copy = vc_strdup(arg), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        *v = vc_xrealloc(*v, (*n + 1) * sizeof **v);
+        (*v)[(*n)++] = vc_strdup(t);
+    }
+    free(copy);
+}
+
+static void free_opts(vc_opts *o)
+{
+    for (size_t i = 0; i < o->npick; i++)
+        free((char *)o->pick[i]);
+    for (size_t i = 0; i < o->nskip; i++)
+        free((char *)o->skip[i]);
+    free(o->pick);
+    free(o->skip);
+    free(o->html_with);
+    free(o->cmdline_role);
+    memset(o, 0, sizeof *o);
+}
+
+static int selected(const vc_opts *o, const vc_case *c)
+{
+    int in = o->npick == 0;
+    for (size_t i = 0; i < o->npick && !in; i++)
+        in = vc_case_matches(c, o->pick[i]);
+    for (size_t i = 0; i < o->nskip && in; i++)
+        in = !vc_case_matches(c, o->skip[i]);
+    return in;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&s, sizeof s, 1, f) != 1)
+        s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (f)
+        fclose(f);
+    return s;
+}
+
+static char *role_args(const vc_opts *o)
+{
+    if (o->role == VC_ROLE_CLIENT) {
+        char *l = vc_shell_quote(o->listen), *s = o->spawn ? vc_shell_quote(o->spawn) : NULL;
+        char *r = vc_printf("--role client --listen %s%s%s", l, s ? " --spawn " : "", s ? s : "");
+        free(l);
+        free(s);
+        return r;
+    }
+    char *t = vc_shell_quote(o->target);
+    char *r = vc_printf("--target %s", t);
+    free(t);
+    return r;
+}
+
+/* Fails the run (exit 2) when there is nothing to test at all. */
+static int preflight(vc_ctx *x, char *err, size_t errlen)
+{
+    vc_opts *o = x->o;
+    vc_conn c;
+    int refused;
+    if (o->role == VC_ROLE_CLIENT && !o->spawn) {
+        int wait = o->timeout_ms > 30000 ? o->timeout_ms : 30000;
+        if (!o->quiet && !o->tap)
+            fprintf(stderr, "vsok-conform: waiting up to %d s for a client to connect to %s\n",
+                    wait / 1000, x->listen_text);
+        if (vc_iut_open(x, &c, vc_now_ms() + wait, &refused, err, errlen) != 0)
+            return -1;
+        x->pending_fd = c.fd; /* the first case uses it */
+        return 0;
+    }
+    if (o->role == VC_ROLE_SERVER) {
+        if (vc_iut_open(x, &c, vc_now_ms() + o->timeout_ms, &refused, err, errlen) != 0)
+            return -1;
+        vc_iut_close(x, &c);
+        return 0;
+    }
+    /* exec, spawned client: the command must at least start */
+    char why[256];
+    if (vc_iut_open(x, &c, vc_now_ms() + o->timeout_ms, &refused, err, errlen) != 0)
+        return -1;
+    vc_iut_close(x, &c);
+    if (c.reaped && !c.killed && WIFEXITED(c.status) &&
+        (WEXITSTATUS(c.status) == 127 || WEXITSTATUS(c.status) == 126)) {
+        snprintf(err, errlen, "the command exited with status %d (not found or not executable): %s",
+                 WEXITSTATUS(c.status), o->exec_cmd ? o->exec_cmd : o->spawn);
+        return -1;
+    }
+    (void)why;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    vc_opts o;
+    memset(&o, 0, sizeof o);
+    o.role = VC_ROLE_SERVER;
+    o.timeout_ms = 3000;
+    o.color = -1;
+    o.artifacts = "vsok-conform-out";
+    o.vectors = VC_VECTORS_TXT;
+    o.budget_s = 600;
+    int role_given = 0, seed_given = 0;
+
+    enum { O_TARGET = 256, O_ROLE, O_LISTEN, O_SPAWN, O_LIST, O_PICK, O_SKIP, O_TIMEOUT, O_SEED,
+           O_JSON, O_JUNIT, O_TAP, O_HTML, O_HTML_WITH, O_ARTIFACTS, O_VECTORS, O_BUDGET,
+           O_IUT_PID, O_COLOR, O_LABEL, O_VERSION };
+    static const struct option lo[] = {
+        {"target", 1, 0, O_TARGET},       {"role", 1, 0, O_ROLE},       {"listen", 1, 0, O_LISTEN},
+        {"spawn", 1, 0, O_SPAWN},         {"list", 0, 0, O_LIST},       {"pick", 1, 0, O_PICK},
+        {"skip", 1, 0, O_SKIP},           {"timeout", 1, 0, O_TIMEOUT}, {"seed", 1, 0, O_SEED},
+        {"json", 1, 0, O_JSON},           {"junit", 1, 0, O_JUNIT},     {"tap", 0, 0, O_TAP},
+        {"html", 1, 0, O_HTML},           {"html-with", 1, 0, O_HTML_WITH},
+        {"artifacts", 1, 0, O_ARTIFACTS}, {"vectors", 1, 0, O_VECTORS}, {"budget", 1, 0, O_BUDGET},
+        {"iut-pid", 1, 0, O_IUT_PID},     {"color", 1, 0, O_COLOR},     {"colour", 1, 0, O_COLOR},
+        {"label", 1, 0, O_LABEL},         {"verbose", 0, 0, 'v'},       {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, 'h'},              {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
+        switch (ch) {
+        case O_TARGET: o.target = optarg; break;
+        case O_ROLE:
+            role_given = 1;
+            if (!strcmp(optarg, "server")) o.role = VC_ROLE_SERVER;
+            else if (!strcmp(optarg, "client")) o.role = VC_ROLE_CLIENT;
+            else if (!strcmp(optarg, "exec")) o.role = VC_ROLE_EXEC;
+            else { fprintf(stderr, "vsok-conform: --role must be server, client or exec\n"); return 2; }
+            break;
+        case O_LISTEN: o.listen = optarg; break;
+        case O_SPAWN: o.spawn = optarg; break;
+        case O_LIST: o.list = 1; break;
+        case O_PICK: add_pats(&o.pick, &o.npick, optarg); break;
+        case O_SKIP: add_pats(&o.skip, &o.nskip, optarg); break;
+        case O_TIMEOUT:
+            if (parse_timeout(optarg, &o.timeout_ms) != 0) {
+                fprintf(stderr, "vsok-conform: bad --timeout %s (e.g. 3000, 500ms, 2s)\n", optarg);
+                return 2;
+            }
+            break;
+        case O_SEED:
+            errno = 0;
+            o.seed = strtoull(optarg, &end, 0);
+            if (errno || *end || end == optarg) {
+                fprintf(stderr, "vsok-conform: bad --seed %s\n", optarg);
+                return 2;
+            }
+            seed_given = 1;
+            break;
+        case O_JSON: o.json = optarg; break;
+        case O_JUNIT: o.junit = optarg; break;
+        case O_TAP: o.tap = 1; break;
+        case O_HTML: o.html = optarg; break;
+        case O_HTML_WITH:
+            o.html_with = vc_xrealloc(o.html_with, (o.nhtml_with + 1) * sizeof *o.html_with);
+            o.html_with[o.nhtml_with++] = optarg;
+            break;
+        case O_ARTIFACTS: o.artifacts = optarg; break;
+        case O_VECTORS: o.vectors = optarg; break;
+        case O_BUDGET:
+            o.budget_s = (int)strtol(optarg, &end, 10);
+            if (*end || o.budget_s <= 0) {
+                fprintf(stderr, "vsok-conform: bad --budget %s\n", optarg);
+                return 2;
+            }
+            break;
+        case O_IUT_PID: o.iut_pid = strtol(optarg, &end, 10); break;
+        case O_COLOR:
+            o.color = !strcmp(optarg, "always") ? 1 : !strcmp(optarg, "never") ? 0 : -1;
+            break;
+        case O_LABEL: o.label = optarg; break;
+        case 'v': o.verbose = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case O_VERSION: puts("vsok-conform 0.1.0"); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vsok-conform: unexpected argument %s\n", argv[optind]);
+        return 2;
+    }
+    if (o.target && !strncmp(o.target, "exec:", 5)) {
+        o.exec_cmd = o.target + 5;
+        if (role_given && o.role != VC_ROLE_EXEC && o.role != VC_ROLE_SERVER) {
+            fprintf(stderr, "vsok-conform: exec: targets are tested in the exec role\n");
+            return 2;
+        }
+        o.role = VC_ROLE_EXEC;
+        if (!*o.exec_cmd) {
+            fprintf(stderr, "vsok-conform: exec: needs a command\n");
+            return 2;
+        }
+    } else if (o.role == VC_ROLE_EXEC) {
+        fprintf(stderr, "vsok-conform: the exec role needs --target exec:COMMAND\n");
+        return 2;
+    }
+
+    vc_catalogue cat;
+    char err[512] = "";
+    if (vc_catalogue_build(&cat, o.vectors, err, sizeof err) != 0) {
+        fprintf(stderr, "vsok-conform: %s\n", err);
+        return 2;
+    }
+    vc_case **sel = vc_xmalloc(cat.n * sizeof *sel);
+    size_t nsel = 0;
+    for (size_t i = 0; i < cat.n; i++)
+        if (selected(&o, &cat.cases[i]))
+            sel[nsel++] = &cat.cases[i];
+
+    if (o.list) {
+        for (size_t i = 0; i < nsel; i++)
+            printf("%-40s %-20s %s  [%s]\n", sel[i]->id, sel[i]->rule, sel[i]->title, sel[i]->tags);
+        printf("%zu cases; %s\n", nsel, cat.vectors_note);
+        free(sel);
+        vc_catalogue_free(&cat);
+        free_opts(&o);
+        return 0;
+    }
+    int have_target = o.role == VC_ROLE_CLIENT ? o.listen != NULL : o.target != NULL;
+    if (!have_target && o.html && o.nhtml_with) {
+        int rc = vc_report_html(o.html, NULL, o.html_with, o.nhtml_with, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "vsok-conform: %s\n", err);
+        free(sel);
+        vc_catalogue_free(&cat);
+        free_opts(&o);
+        return rc ? 2 : 0;
+    }
+    if (!have_target) {
+        fprintf(stderr, o.role == VC_ROLE_CLIENT ? "vsok-conform: the client role needs --listen ADDR\n"
+                                                 : "vsok-conform: --target ADDR is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (o.role == VC_ROLE_CLIENT && o.target) {
+        fprintf(stderr, "vsok-conform: the client role takes --listen, not --target\n");
+        return 2;
+    }
+    if (!nsel) {
+        fprintf(stderr, "vsok-conform: no case matches the --pick/--skip selection\n");
+        return 2;
+    }
+    if (!seed_given)
+        o.seed = random_seed();
+    if (!o.label)
+        o.label = o.role == VC_ROLE_CLIENT ? (o.spawn ? o.spawn : o.listen) : o.target;
+    o.cmdline_role = role_args(&o);
+    if (o.color < 0)
+        o.color = !o.tap && isatty(1) && !getenv("NO_COLOR");
+    signal(SIGPIPE, SIG_IGN);
+
+    vc_ctx x;
+    memset(&x, 0, sizeof x);
+    x.o = &o;
+    if (vc_iut_start(&x, err, sizeof err) != 0) {
+        fprintf(stderr, "vsok-conform: %s\n", err);
+        return 2;
+    }
+    FILE *out = stdout;
+    if (!o.tap && !o.quiet) {
+        fprintf(out, "vsok-conform 0.1.0: %zu cases, role %s, target %s\n", nsel,
+                vc_role_name(o.role), o.role == VC_ROLE_CLIENT ? x.listen_text : o.target);
+        fprintf(out, "seed 0x%016llx, timeout %d ms\n", (unsigned long long)o.seed, o.timeout_ms);
+        fflush(out);
+    }
+    if (preflight(&x, err, sizeof err) != 0) {
+        fprintf(stderr, "vsok-conform: the run cannot start: %s\n", err);
+        vc_iut_stop(&x);
+        return 2;
+    }
+
+    vc_run run;
+    memset(&run, 0, sizeof run);
+    run.o = &o;
+    run.results = vc_xmalloc(nsel * sizeof *run.results);
+    run.vectors_note = cat.vectors_note;
+    time_t now = time(NULL);
+    strftime(run.started, sizeof run.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    int64_t t0 = vc_now_ms();
+    x.run_deadline = t0 + (int64_t)o.budget_s * 1000;
+    int progress = o.color && !o.tap && !o.quiet;
+    for (size_t i = 0; i < nsel; i++) {
+        if (progress) {
+            fprintf(out, "\r\033[K[%zu/%zu] %s", i + 1, nsel, sel[i]->id);
+            fflush(out);
+        }
+        vc_result *prev = NULL;
+        for (size_t k = i; k-- > 0;)
+            if (run.results[k].verdict != VC_SKIP) {
+                prev = &run.results[k];
+                break;
+            }
+        vc_run_case(&x, sel[i], &run.results[i], prev);
+        run.n = i + 1;
+        if (progress)
+            fprintf(out, "\r\033[K");
+        const vc_result *r = &run.results[i];
+        if (!o.tap && !o.quiet &&
+            (o.verbose || (r->verdict != VC_PASS &&
+                           !(r->verdict == VC_SKIP && r->note && !strncmp(r->note, "applies", 7)))))
+            vc_report_line(out, &run, r, o.color);
+        fflush(out);
+    }
+    run.duration_ms = vc_now_ms() - t0;
+    vc_iut_stop(&x);
+    for (size_t i = 0; i < run.n; i++)
+        run.counts[run.results[i].verdict]++;
+
+    int rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] ? 1 : 0;
+    if (o.tap)
+        vc_report_tap(out, &run);
+    else
+        vc_report_human(out, &run, o.color);
+    if (o.json && vc_report_json(o.json, &run) != 0) {
+        fprintf(stderr, "vsok-conform: cannot write %s\n", o.json);
+        rc = rc ? rc : 1;
+    }
+    if (o.junit && vc_report_junit(o.junit, &run) != 0) {
+        fprintf(stderr, "vsok-conform: cannot write %s\n", o.junit);
+        rc = rc ? rc : 1;
+    }
+    if (o.html && vc_report_html(o.html, &run, o.html_with, o.nhtml_with, err, sizeof err) != 0) {
+        fprintf(stderr, "vsok-conform: %s\n", err);
+        rc = rc ? rc : 1;
+    }
+    for (size_t i = 0; i < run.n; i++) {
+        vc_result *r = &run.results[i];
+        free(r->expected);
+        free(r->actual);
+        free(r->hexdump);
+        free(r->note);
+        free(r->bin_path);
+        free(r->replay);
+    }
+    free(run.results);
+    free(sel);
+    free_opts(&o);
+    vc_catalogue_free(&cat);
+    return rc;
+}

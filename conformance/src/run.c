@@ -1,0 +1,456 @@
+/* run.c - running one case and grading it.  Every verdict other than PASS
+ * and SKIP says what was owed and what was seen; survival of the IUT is
+ * checked after every hostile or failed case so that a crash or a wedge is
+ * reported once, on the case that caused it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conform.h"
+
+static void set(char **dst, char *s)
+{
+    free(*dst);
+    *dst = s;
+}
+
+static void verdict(vc_result *r, vc_verdict v, const char *rule)
+{
+    r->verdict = v;
+    r->failed_rule = rule;
+}
+
+static void skip(vc_result *r, char *why)
+{
+    verdict(r, VC_SKIP, NULL);
+    set(&r->note, why);
+}
+
+#define SHORT_WAIT_MS 500
+
+static int64_t deadline(vc_ctx *x) { return vc_now_ms() + x->o->timeout_ms; }
+
+/* The connection could not be opened.  When the IUT is simply gone, the
+ * case before this one is where it died: say so there, once. */
+static void open_failed(vc_ctx *x, vc_result *res, vc_result *prev, int refused, const char *err)
+{
+    if (!refused) {
+        verdict(res, VC_ERROR, NULL);
+        set(&res->actual, vc_printf("the runner could not open a connection: %s", err));
+        return;
+    }
+    x->down = 1;
+    if (prev && (prev->verdict == VC_PASS || prev->verdict == VC_NONSTRICT)) {
+        verdict(prev, VC_FAIL, "VSOK-SURVIVE");
+        set(&prev->expected, vc_printf("the IUT keeps serving new connections after this case"));
+        set(&prev->actual, vc_printf("the next connection failed: %s (crashed?)", err));
+        snprintf(x->down_since, sizeof x->down_since, "%s", prev->c->id);
+        skip(res, vc_printf("not run: the IUT is down since case %s", x->down_since));
+    } else if (prev) {
+        snprintf(x->down_since, sizeof x->down_since, "%s", prev->c->id);
+        skip(res, vc_printf("not run: the IUT is down since case %s (%s)", x->down_since, err));
+    } else {
+        snprintf(x->down_since, sizeof x->down_since, "%s", res->c->id);
+        verdict(res, VC_FAIL, "VSOK-SURVIVE");
+        set(&res->expected, vc_strdup("the IUT accepts a connection"));
+        set(&res->actual, vc_strdup(err));
+    }
+}
+
+static void explain(vc_result *res, const vc_reader *rd)
+{
+    char e[512], a[512], h[640];
+    res->first_diff = vc_reader_explain(rd, e, sizeof e, a, sizeof a);
+    vc_reader_hexdump(rd, h, sizeof h);
+    set(&res->expected, vc_strdup(e));
+    set(&res->actual, vc_strdup(a));
+    if (h[0])
+        set(&res->hexdump, vc_strdup(h));
+}
+
+static const char *closed_how(const vc_xfer *t)
+{
+    return t->closed == 2 ? "reset (RST)" : "closed (FIN)";
+}
+
+static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc_xfer *t,
+                           const vc_reader *rd)
+{
+    int T = x->o->timeout_ms;
+    uint64_t owed = rd->total;
+    res->bytes_sent = t->sent;
+    res->bytes_received = rd->received;
+    if (rd->feeds)
+        set(&res->note, vc_printf("the IUT's echo arrived in %llu read%s, largest %llu bytes",
+                                  (unsigned long long)rd->feeds, rd->feeds == 1 ? "" : "s",
+                                  (unsigned long long)rd->max_chunk));
+    switch (rd->state) {
+    case VC_R_MISMATCH:
+        explain(res, rd);
+        verdict(res, VC_FAIL,
+                rd->diff_in_frame < 8 ? "VSOK-FRAME"
+                : c->expect == VC_X_CLOSE ? "VSOK-PREFIX" : c->rule);
+        return;
+    case VC_R_EXCESS:
+        explain(res, rd);
+        if (c->expect == VC_X_CLOSE) {
+            verdict(res, VC_FAIL, "VSOK-CLOSE-ON-ERROR");
+            set(&res->expected,
+                vc_printf("%s at offset %llu: the echoes of the %zu frame%s before it (%llu bytes), "
+                          "nothing more, then a close",
+                          c->error_name, (unsigned long long)c->error_offset, c->nowed,
+                          c->nowed == 1 ? "" : "s", (unsigned long long)owed));
+        } else {
+            verdict(res, VC_FAIL, "VSOK-FRAME");
+        }
+        return;
+    case VC_R_SHORT:
+        explain(res, rd);
+        verdict(res, VC_FAIL, c->expect == VC_X_CLOSE ? "VSOK-PREFIX" : c->rule);
+        if (c->expect == VC_X_ECHO && t->sent < c->input_len)
+            set(&res->actual,
+                vc_printf("%s; the IUT %s the connection after taking %llu of the %zu valid "
+                          "bytes sent (it rejected valid input)",
+                          res->actual, t->closed == 2 ? "reset" : "closed",
+                          (unsigned long long)t->sent, c->input_len));
+        else
+            set(&res->actual, vc_printf("%s; then the connection was %s", res->actual, closed_how(t)));
+        return;
+    case VC_R_PENDING:
+        if (t->io_errno) {
+            verdict(res, VC_ERROR, NULL);
+            set(&res->actual, vc_printf("transport error: %s", strerror(t->io_errno)));
+            return;
+        }
+        res->timeout = 1;
+        verdict(res, VC_FAIL, "VSOK-TIMELY");
+        set(&res->expected, vc_printf("%zu echo frame%s (%llu bytes) within %d ms", c->nowed,
+                                      c->nowed == 1 ? "" : "s", (unsigned long long)owed, T));
+        set(&res->actual,
+            vc_printf("Timeout after %d ms: %llu of %llu owed bytes arrived (echo #%zu incomplete); "
+                      "the runner had written %llu of %zu bytes%s",
+                      T, (unsigned long long)rd->received, (unsigned long long)owed, rd->msg + 1,
+                      (unsigned long long)t->sent, c->input_len,
+                      t->read_after_send ? " (pipelined: nothing read until all was written)" : ""));
+        res->first_diff = rd->received;
+        return;
+    case VC_R_COMPLETE:
+        break;
+    }
+    if (c->expect == VC_X_CLOSE) {
+        if (t->closed)
+            return;
+        int waited = T;
+        if (t->close_grace_ms >= 0 && t->close_grace_ms < T)
+            waited = (int)t->close_grace_ms;
+        x->close_misses++;
+        res->timeout = 1;
+        if (c->early) {
+            verdict(res, VC_NONSTRICT, "VSOK-EARLY-REJECT");
+        } else {
+            verdict(res, VC_FAIL, c->close_rule ? c->close_rule : "VSOK-CLOSE-ON-ERROR");
+        }
+        set(&res->expected,
+            vc_printf("%s at offset %llu: the IUT closes the connection (FIN or RST) within %d ms",
+                      c->error_name, (unsigned long long)c->error_offset, T));
+        set(&res->actual,
+            vc_printf("Timeout: the connection was still open %d ms after the runner wrote %llu "
+                      "bytes (%s); %llu bytes echoed, all owed%s",
+                      waited, (unsigned long long)t->sent,
+                      c->end == VC_END_STALL ? "its write side left open" : "then a half-close",
+                      (unsigned long long)rd->received,
+                      waited < T ? " (wait shortened: this IUT already failed to close in 3 cases)"
+                                 : ""));
+        return;
+    }
+    if (c->close_rule && !t->closed) {
+        verdict(res, VC_NONSTRICT, c->close_rule);
+        res->timeout = 1;
+        set(&res->expected, vc_printf("every echo, then the IUT ends the connection within %d ms "
+                                      "of the runner's FIN", T));
+        set(&res->actual, vc_printf("every echo arrived, but the connection was still open %d ms "
+                                    "after the runner's FIN", T));
+        return;
+    }
+    if (!t->closed && c->end == VC_END_HALF && !x->no_close_after_eof)
+        x->no_close_after_eof = 1; /* stop waiting for closes this IUT never makes */
+}
+
+static void write_bin(vc_ctx *x, const vc_case *c, vc_result *res)
+{
+    const char *dir = x->o->artifacts;
+    res->replay = vc_printf("vsok-conform %s --seed 0x%016llx --timeout %d --pick %s",
+                            x->o->cmdline_role, (unsigned long long)x->o->seed, x->o->timeout_ms,
+                            c->id);
+    if (!dir || !strcmp(dir, "none") || !c->input_len)
+        return;
+    char *path = vc_printf("%s/%s.bin", dir, c->id);
+    FILE *f = fopen(path, "wb");
+    if (!f && errno == ENOENT && vc_mkdir_p(dir) == 0)
+        f = fopen(path, "wb");
+    if (f && fwrite(c->input, 1, c->input_len, f) == c->input_len && fclose(f) == 0) {
+        res->bin_path = path;
+        return;
+    }
+    if (f)
+        fclose(f);
+    free(path);
+}
+
+static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
+{
+    vc_split *splits = NULL;
+    size_t nsplits = 0;
+    vc_plan_build(c, x->o->seed, &splits, &nsplits);
+    vc_conn conn;
+    int refused;
+    char err[512];
+    if (vc_iut_open(x, &conn, deadline(x), &refused, err, sizeof err) != 0) {
+        free(splits);
+        open_failed(x, res, prev, refused, err);
+        return;
+    }
+    vc_reader rd;
+    vc_reader_init(&rd, c->owed, c->nowed);
+    /* An IUT that already failed to close on errors three times gets a
+     * shorter wait for its close (it has every byte it needs by then), so a
+     * never-closing IUT costs half a second per case, not a timeout. */
+    int shorten = c->expect == VC_X_CLOSE && x->close_misses >= 3 && x->o->timeout_ms > SHORT_WAIT_MS;
+    vc_xfer t = {
+        .fd = conn.fd,
+        .out = c->input,
+        .outlen = c->input_len,
+        .splits = splits,
+        .nsplits = nsplits,
+        .half_close = c->end == VC_END_HALF,
+        .read_after_send = c->read_after_send,
+        .rd = &rd,
+        .deadline = deadline(x),
+        .close_grace_ms = shorten ? SHORT_WAIT_MS
+                          : c->expect == VC_X_CLOSE || c->close_rule ? -1
+                          : x->no_close_after_eof                 ? 0
+                                                                  : 100,
+    };
+    vc_xfer_run(&t);
+    vc_iut_close(x, &conn);
+    free(splits);
+    grade_exchange(x, c, res, &t, &rd);
+    char crash[160];
+    vc_iut_crash(&conn, crash, sizeof crash);
+    if (crash[0]) {
+        if (res->verdict == VC_PASS || res->verdict == VC_NONSTRICT) {
+            verdict(res, VC_FAIL, "VSOK-SURVIVE");
+            set(&res->expected, vc_strdup("the IUT handles the input without crashing"));
+            set(&res->actual, vc_strdup(crash));
+        } else {
+            set(&res->actual, vc_printf("%s; %s", res->actual, crash));
+        }
+    }
+}
+
+/* Two connections: the first stalls inside a frame announcing 1 MiB, the
+ * second must still get its echo. */
+static void run_stall_others(vc_ctx *x, vc_result *res, vc_result *prev)
+{
+    static const uint8_t stall[8] = {'V', 'S', 'O', 'K', 0x00, 0x10, 0x00, 0x00};
+    vc_conn a, b;
+    int refused;
+    char err[512];
+    if (vc_iut_open(x, &a, deadline(x), &refused, err, sizeof err) != 0) {
+        open_failed(x, res, prev, refused, err);
+        return;
+    }
+    uint8_t part[8 + 1000];
+    memcpy(part, stall, 8);
+    vc_fill(part + 8, 1000, 7);
+    ssize_t w = send(a.fd, part, sizeof part, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (vc_iut_open(x, &b, deadline(x), &refused, err, sizeof err) != 0) {
+        vc_iut_close(x, &a);
+        open_failed(x, res, prev, refused, err);
+        return;
+    }
+    static const uint8_t msg[] = "served while another connection stalls";
+    vc_span span = {msg, sizeof msg - 1};
+    uint8_t frame[8 + sizeof msg - 1];
+    memcpy(frame, "VSOK\0\0\0", 7);
+    frame[7] = (uint8_t)span.len;
+    memcpy(frame + 8, msg, span.len);
+    vc_reader rd;
+    vc_reader_init(&rd, &span, 1);
+    vc_xfer t = {.fd = b.fd, .out = frame, .outlen = sizeof frame, .rd = &rd,
+                 .deadline = deadline(x), .close_grace_ms = 0};
+    vc_xfer_run(&t);
+    vc_iut_close(x, &b);
+    vc_iut_close(x, &a);
+    res->bytes_sent = (uint64_t)(w > 0 ? w : 0) + t.sent;
+    res->bytes_received = rd.received;
+    if (rd.state == VC_R_COMPLETE) {
+        set(&res->note, vc_printf("second connection echoed after %lld ms while the first held "
+                                  "%zd bytes of a 1 MiB frame",
+                                  (long long)(t.t_complete - t.t_start), w));
+        return;
+    }
+    if (rd.state == VC_R_PENDING && t.timed_out) {
+        res->timeout = 1;
+        verdict(res, VC_NONSTRICT, "VSOK-CONCURRENT");
+        set(&res->expected, vc_printf("an echo on a second connection within %d ms while the first "
+                                      "stalls inside a frame announcing 1 MiB",
+                                      x->o->timeout_ms));
+        set(&res->actual, vc_printf("no echo within %d ms: the IUT serves one connection at a time, "
+                                    "so one stalled peer blocks every other",
+                                    x->o->timeout_ms));
+        return;
+    }
+    explain(res, &rd);
+    verdict(res, VC_FAIL, "VSOK-FRAME");
+}
+
+static long vmsize(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/statm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long pages = -1;
+    if (fscanf(f, "%ld", &pages) != 1)
+        pages = -1;
+    fclose(f);
+    return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
+}
+
+/* Headers announcing 1 MiB, no payload: the IUT's virtual size must not grow
+ * by the announced amount.  Measured through /proc, so it needs the IUT's
+ * process id (spawned, SO_PEERCRED on unix sockets, or --iut-pid). */
+static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
+{
+    enum { K = 4 };
+    int k = x->o->role == VC_ROLE_SERVER ? K : 1;
+    vc_conn conn[K];
+    int open = 0, refused;
+    char err[512];
+    static const uint8_t warm[] = "warm";
+    vc_span span = {warm, 4};
+    uint8_t frame[12] = {'V', 'S', 'O', 'K', 0, 0, 0, 4, 'w', 'a', 'r', 'm'};
+    for (; open < k; open++) {
+        if (vc_iut_open(x, &conn[open], deadline(x), &refused, err, sizeof err) != 0) {
+            for (int i = 0; i < open; i++)
+                vc_iut_close(x, &conn[i]);
+            open_failed(x, res, prev, refused, err);
+            return;
+        }
+        /* one echo first, so per-connection state (threads, buffers) exists
+         * before the baseline is taken */
+        vc_reader rd;
+        vc_reader_init(&rd, &span, 1);
+        vc_xfer t = {.fd = conn[open].fd, .out = frame, .outlen = sizeof frame, .rd = &rd,
+                     .deadline = deadline(x), .close_grace_ms = 0};
+        vc_xfer_run(&t);
+        if (rd.state != VC_R_COMPLETE) {
+            for (int i = 0; i <= open; i++)
+                vc_iut_close(x, &conn[i]);
+            explain(res, &rd);
+            verdict(res, VC_FAIL, rd.state == VC_R_PENDING ? "VSOK-TIMELY" : "VSOK-FRAME");
+            return;
+        }
+    }
+    long pid = vc_iut_pid(x, &conn[0]);
+    long before = pid > 0 ? vmsize(pid) : -1;
+    if (before < 0) {
+        for (int i = 0; i < open; i++)
+            vc_iut_close(x, &conn[i]);
+        skip(res, vc_strdup("not measurable: needs the IUT's process id (a unix: target, exec:, "
+                            "--spawn, or --iut-pid PID) and its /proc entry"));
+        return;
+    }
+    static const uint8_t hdr[8] = {'V', 'S', 'O', 'K', 0x00, 0x10, 0x00, 0x00};
+    for (int i = 0; i < open; i++)
+        if (send(conn[i].fd, hdr, 8, MSG_NOSIGNAL | MSG_DONTWAIT) != 8)
+            break;
+    long grow = 0;
+    int64_t end = vc_now_ms() + 150;
+    while (vc_now_ms() < end && grow < (long)VC_MAX_PAYLOAD) {
+        vc_sleep_ms(10);
+        long now = vmsize(pid);
+        if (now - before > grow)
+            grow = now - before;
+    }
+    for (int i = 0; i < open; i++)
+        vc_iut_close(x, &conn[i]);
+    res->bytes_sent = (uint64_t)open * (12 + 8);
+    if (grow >= (long)VC_MAX_PAYLOAD) {
+        verdict(res, VC_NONSTRICT, "VSOK-LAZY-ALLOC");
+        set(&res->expected, vc_printf("the IUT's virtual size grows by less than 1 MiB after %d "
+                                      "header%s announcing 1 MiB with no payload",
+                                      open, open == 1 ? "" : "s"));
+        set(&res->actual, vc_printf("process %ld grew by %ld KiB: it reserves the announced size "
+                                    "before the bytes arrive", pid, grow / 1024));
+        return;
+    }
+    set(&res->note, vc_printf("process %ld grew by %ld KiB after %d header%s announcing 1 MiB",
+                              pid, grow / 1024, open, open == 1 ? "" : "s"));
+}
+
+void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
+{
+    memset(res, 0, sizeof *res);
+    res->c = c;
+    res->verdict = VC_PASS;
+    res->first_diff = UINT64_MAX;
+    int64_t t0 = vc_now_ms();
+    if (!(c->roles & x->o->role)) {
+        skip(res, vc_printf("applies to the server role only"));
+        return;
+    }
+    if (x->down) {
+        skip(res, vc_printf("not run: the IUT is down since case %s", x->down_since));
+        return;
+    }
+    if (x->run_deadline && t0 >= x->run_deadline) {
+        skip(res, vc_printf("not run: the run's time budget (--budget %d s) is used up",
+                            x->o->budget_s));
+        return;
+    }
+    switch (c->kind) {
+    case VC_K_EXCHANGE:
+        run_exchange(x, c, res, prev);
+        break;
+    case VC_K_STALL_OTHERS:
+        run_stall_others(x, res, prev);
+        break;
+    case VC_K_LAZY_ALLOC:
+        run_lazy_alloc(x, res, prev);
+        break;
+    }
+    /* Survival.  A long-lived server can be taken down by one connection:
+     * probe after every hostile or failed case.  In the other roles every
+     * connection is a fresh IUT (a crash there shows in its exit status);
+     * a probe after a failure still tells a broken case from an IUT that
+     * cannot echo at all, which would otherwise fail every case slowly. */
+    int probe = x->o->role == VC_ROLE_SERVER
+                    ? c->hostile || res->verdict != VC_PASS
+                    : res->verdict == VC_FAIL || res->verdict == VC_ERROR;
+    if (probe && !x->down && res->verdict != VC_SKIP) {
+        char why[512];
+        if (vc_iut_probe(x, x->o->timeout_ms, why, sizeof why) != 0) {
+            x->down = 1;
+            snprintf(x->down_since, sizeof x->down_since, "%s", c->id);
+            if (res->verdict == VC_PASS || res->verdict == VC_NONSTRICT) {
+                verdict(res, VC_FAIL, "VSOK-SURVIVE");
+                set(&res->expected, vc_strdup("after this case, a fresh connection gets a correct "
+                                              "echo"));
+                set(&res->actual, vc_printf("%s: the IUT crashed or wedged in this case", why));
+            } else {
+                set(&res->actual, vc_printf("%s; afterwards %s: the IUT no longer serves a basic "
+                                            "echo, the remaining cases are skipped",
+                                            res->actual ? res->actual : "", why));
+            }
+        }
+    }
+    if (res->verdict == VC_FAIL || res->verdict == VC_ERROR)
+        write_bin(x, c, res);
+    res->duration_ms = vc_now_ms() - t0;
+}
