@@ -299,6 +299,10 @@ static void source_write(loop *L, conn *c)
     size_t plen = L->o->pattern ? strlen(L->o->pattern) : L->o->size;
     size_t frame = VSOK_HEADER_SIZE + plen;
     while (c->src_left && !c->dead) {
+        if (L->stopping && c->src_off == 0) {
+            c->src_left = 0;
+            break;
+        }
         struct iovec iov[256];
         int n = 0;
         size_t total = 0;
@@ -394,6 +398,10 @@ static void update(loop *L, conn *c)
 {
     if (L->stopping && !c->closing && !c->t_frame)
         c->closing = 1; /* shutting down: no new message starts */
+    if (L->stopping && source_pending(L, c) && c->src_off == 0 && !c->dead) {
+        c->src_left = 0; /* nor a new source message */
+        source_write(L, c);
+    }
     if (!c->dead)
         progress(L, c);
     if (c->dead) {
