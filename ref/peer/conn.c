@@ -224,7 +224,7 @@ static void on_eof(loop *L, conn *c)
     uint64_t at = c->off_base + vsok_decoder_error_offset(c->dec);
     if (e == VSOK_E_TRUNCATED && at == 0)
         at = stream_off(c);
-    conn_fail(L, c, e, at, "end of stream");
+    conn_fail(L, c, e, at, "end-of-stream");
 }
 
 static void on_readable(loop *L, conn *c)
