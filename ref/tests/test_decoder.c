@@ -1116,3 +1116,27 @@ Test(decoder, out_of_memory_keeps_state_and_retry_succeeds)
     free(f);
 #endif
 }
+
+Test(decoder, contract_violations_are_invalid)
+{
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    vsok_msg m;
+    size_t room = 5;
+    cr_assert_eq(vsok_decoder_finish(NULL), VSOK_E_INVAL);
+    cr_assert_null(vsok_decoder_prepare(NULL, &room));
+    cr_assert_eq(room, 0);
+    cr_assert_null(vsok_decoder_prepare(d, NULL));
+    cr_assert_eq(vsok_decoder_commit(d, 1, &m), VSOK_E_INVAL, "commit outside a payload");
+    cr_assert_eq(vsok_decoder_commit(NULL, 0, &m), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_offset(d), 0);
+    uint64_t off = 7;
+    cr_assert_eq(vsok_decode_all(NULL, 5, 0, NULL, NULL, &off), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decode_all((const uint8_t *)"VSOK", 4, VSOK_MAX_PAYLOAD + 1, NULL, NULL, &off),
+                 VSOK_E_INVAL);
+    /* free and reset accept NULL */
+    vsok_decoder_reset(NULL);
+    vsok_decoder_trim(NULL);
+    vsok_decoder_free(NULL);
+    vsok_decoder_free(d);
+}

@@ -250,3 +250,10 @@ Test(header, constants_match_the_protocol)
     cr_assert_eq(VSOK_CHUNK_SIZE, 64 * 1024);
     cr_assert_eq(VSOK_MAX_PAYLOAD, 1024 * 1024);
 }
+
+Test(header, prefix_of_null_bytes_is_invalid)
+{
+    size_t bad = 0;
+    cr_assert_eq(vsok_header_check_prefix(NULL, 3, &bad), VSOK_E_INVAL);
+    cr_assert_eq(vsok_header_check_prefix(NULL, 0, &bad), VSOK_OK, "nothing seen, nothing wrong");
+}

@@ -992,3 +992,34 @@ Test(socket, connect_reports_address_and_io_errors)
     cr_assert_null(c);
     tmpsock_remove(&t);
 }
+
+Test(socket, accept_on_a_non_listening_fd_is_io)
+{
+    int sv[2];
+    tu_socketpair(sv);
+    vsok_socket *a;
+    errno = 0;
+    cr_assert_eq(vsok_socket_accept(&a, sv[0], 50, NULL, NULL), VSOK_E_IO);
+    cr_assert_eq(errno, EINVAL, "errno %d", errno);
+    cr_assert_eq(vsok_socket_accept(&a, -1, 50, NULL, NULL), VSOK_E_INVAL);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+Test(socket, custom_protocol_transport_failure_keeps_errno)
+{
+    cr_assert_neq(signal(SIGPIPE, SIG_DFL), SIG_ERR);
+    vsok_lenprefix lp;
+    vsok_lenprefix_init(&lp, 1024);
+    int sv[2];
+    tu_socketpair(sv);
+    vsok_socket *s;
+    cr_assert_eq(vsok_socket_open(&s, sv[0], &lp.proto), VSOK_OK);
+    cr_assert_eq(vsok_socket_set_max_payload(s, 10), VSOK_E_INVAL, "the custom protocol has its own max");
+    close(sv[1]);
+    errno = 0;
+    cr_assert_eq(vsok_socket_write_message(s, "abc", 3), VSOK_E_PROTOCOL);
+    cr_assert_eq(vsok_socket_proto_error(s), VSOK_LP_E_TRANSPORT);
+    cr_assert_eq(errno, EPIPE);
+    vsok_socket_close(s);
+}

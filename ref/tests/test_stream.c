@@ -441,3 +441,33 @@ Test(stream, now_ms_never_goes_backwards)
         prev = t;
     }
 }
+
+Test(stream, contract_violations_are_invalid)
+{
+    mock m;
+    mock_init(&m, 10);
+    vsok_stream s = mock_stream(&m, 1);
+    size_t got = 9;
+    cr_assert_eq(vsok_stream_read_full(&s, NULL, 4, &got), VSOK_E_INVAL);
+    cr_assert_eq(got, 0);
+    struct iovec iov = {src, 4};
+    cr_assert_eq(vsok_stream_writev_full(&s, &iov, -1), VSOK_E_INVAL);
+    cr_assert_eq(vsok_stream_writev_full(&s, NULL, 1), VSOK_E_INVAL);
+    s.write = NULL;
+    cr_assert_eq(vsok_stream_writev_full(&s, &iov, 1), VSOK_E_INVAL);
+    s.read = NULL;
+    cr_assert_eq(vsok_stream_read_full(&s, src, 4, &got), VSOK_E_INVAL);
+    cr_assert_eq(m.read_calls + m.write_calls + m.writev_calls, 0);
+}
+
+Test(stream, bad_fd_is_io_with_ebadf)
+{
+    vsok_stream s = vsok_stream_fd(-1);
+    uint8_t b[4];
+    errno = 0;
+    cr_assert_eq(vsok_stream_read_full(&s, b, 4, NULL), VSOK_E_IO);
+    cr_assert_eq(errno, EBADF);
+    errno = 0;
+    cr_assert_eq(vsok_stream_write_full(&s, b, 4), VSOK_E_IO);
+    cr_assert_eq(errno, EBADF);
+}
