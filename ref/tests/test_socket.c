@@ -388,6 +388,10 @@ static void eof_after(const uint8_t *st, size_t k, size_t frame_len, int use_rec
     cr_assert_eq(r, want, "eof after %zu bytes: %s, want %s", k, vsok_errname(r), vsok_errname(want));
     cr_assert_eq(vsok_socket_error_offset(s), k, "eof after %zu bytes: offset %llu", k,
                  (unsigned long long)vsok_socket_error_offset(s));
+    uint8_t *again = NULL;
+    size_t alen;
+    cr_assert_eq(vsok_socket_read_message(s, &again, &alen), want, "end of stream is sticky");
+    cr_assert_null(again);
     tu_writer_join(&w);
     vsok_socket_close(s);
     close(peer);

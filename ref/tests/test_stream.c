@@ -471,3 +471,33 @@ Test(stream, bad_fd_is_io_with_ebadf)
     cr_assert_eq(vsok_stream_write_full(&s, b, 4), VSOK_E_IO);
     cr_assert_eq(errno, EBADF);
 }
+
+Test(stream, writev_full_handles_hundreds_of_buffers_and_empty_ones)
+{
+    enum { N = 300 };
+    static struct iovec iov[N], copy[N];
+    static uint8_t store[N * 20];
+    size_t off = 0;
+    uint32_t rng = 12345;
+    for (size_t i = 0; i < N; i++) {
+        size_t l = i % 7 == 3 ? 0 : 1 + tu_rand(&rng) % 19;
+        iov[i].iov_base = store + off;
+        iov[i].iov_len = l;
+        off += l;
+    }
+    tu_fill(store, off, 6);
+    memcpy(copy, iov, sizeof iov);
+    static const size_t limits[] = {0, 1, 13, 97, 1000};
+    for (int with_writev = 0; with_writev < 2; with_writev++) {
+        for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+            mock m;
+            mock_init(&m, 0);
+            m.max_write = limits[k];
+            vsok_stream s = mock_stream(&m, with_writev);
+            cr_assert_eq(vsok_stream_writev_full(&s, iov, N), VSOK_OK);
+            cr_assert_eq(m.sinklen, off, "writev %d limit %zu", with_writev, limits[k]);
+            cr_assert_eq(memcmp(sink, store, off), 0, "writev %d limit %zu", with_writev, limits[k]);
+            cr_assert_arr_eq(iov, copy, sizeof iov);
+        }
+    }
+}
