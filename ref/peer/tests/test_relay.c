@@ -13,6 +13,7 @@
 #include <vsok/vsok.h>
 
 #include "harness.h"
+#include "vsok_vectors.h"
 
 TestSuite(relay, .timeout = 120);
 
@@ -214,4 +215,99 @@ Test(relay, keep_going_forwards_past_a_violation)
     free(st);
     tpeer_stop(&s.relay);
     close(s.lfd);
+}
+
+/* Every decoder vector sent through the relay, client to target: the target
+ * receives exactly the frames before the violation (and a truncated frame
+ * as far as it went once its header was whole), and the log names the
+ * vector's error at the vector's offset. */
+Test(relay, every_vector_is_judged_like_the_decoder)
+{
+    vsok_vec_set *set;
+    char err[512];
+    cr_assert_eq(vsok_vec_load(VSOK_VECTORS_TXT, &set, err, sizeof err), 0, "%s", err);
+    setup s;
+    start(&s, 0, NULL);
+    unsigned id = 0, *ids = calloc(set->ncases, sizeof *ids);
+    uint8_t *got = malloc(8u << 20);
+    for (size_t i = 0; i < set->ncases; i++) {
+        const vsok_vec_case *c = &set->cases[i];
+        if (c->kind != VSOK_VEC_DECODER || c->end == VSOK_VEC_END_RESET || c->input_len > (6u << 20))
+            continue;
+        int cl, t;
+        pair(&s, &cl, &t);
+        ids[i] = ++id;
+        /* the client writes and half-closes while the target drains to end */
+        cr_assert_eq(shutdown(t, SHUT_WR), 0);
+        size_t sent = 0, n = 0;
+        int shut = 0;
+        if (c->input_len == 0) {
+            shutdown(cl, SHUT_WR);
+            shut = 1;
+        }
+        for (;;) {
+            struct pollfd pf[2] = {{cl, (short)(shut ? 0 : POLLOUT), 0}, {t, POLLIN, 0}};
+            cr_assert_gt(poll(pf, 2, T_IO_MS), 0, "case %u: stalled", c->id);
+            if (!shut && (pf[0].revents & POLLOUT)) {
+                ssize_t w = send(cl, c->input + sent, c->input_len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w > 0)
+                    sent += (size_t)w;
+                else if (w < 0 && errno != EAGAIN)
+                    sent = c->input_len; /* cut off: nothing more to say */
+                if (sent == c->input_len) {
+                    shutdown(cl, SHUT_WR);
+                    shut = 1;
+                }
+            }
+            if (pf[1].revents) {
+                ssize_t r = recv(t, got + n, (8u << 20) - n, MSG_DONTWAIT);
+                if (r == 0)
+                    break;
+                if (r > 0)
+                    n += (size_t)r;
+                else
+                    cr_assert_eq(errno, EAGAIN, "case %u: %s", c->id, strerror(errno));
+            }
+        }
+        size_t want = 0;
+        for (size_t k = 0; k < c->nmsgs; k++)
+            want = c->msgs[k].frame_offset + VSOK_HEADER_SIZE + c->msgs[k].len;
+        if (!strcmp(c->result, "Eof") || (!strcmp(c->result, "Truncated") && c->input_len - want >= 8))
+            want = c->input_len;
+        cr_expect_eq(n, want, "case %u %s (%s): target got %zu bytes, expected %zu", c->id, c->name,
+                     c->result, n, want);
+        cr_expect(n != want || memcmp(got, c->input, n) == 0, "case %u: forwarded bytes differ", c->id);
+        close(t);
+        /* the client sees the end too */
+        cr_expect(texpect_end(cl, T_IO_MS), "case %u: client never saw the end", c->id);
+        close(cl);
+    }
+    cr_expect_gt(id, 50, "the vector set should hold many decoder cases");
+    cr_expect_eq(tpeer_stop(&s.relay), 0);
+    char *log = tpeer_log(&s.relay);
+    for (size_t i = 0; i < set->ncases; i++) {
+        const vsok_vec_case *c = &set->cases[i];
+        if (!ids[i])
+            continue;
+        char key[256];
+        snprintf(key, sizeof key, "\"event\":\"violation\",\"conn\":%u,", ids[i]);
+        const char *l = strstr(log, key);
+        if (!strcmp(c->result, "Eof")) {
+            cr_expect_null(l, "case %u %s: valid stream reported as a violation", c->id, c->name);
+            continue;
+        }
+        cr_expect_not_null(l, "case %u %s: no violation logged", c->id, c->name);
+        if (!l)
+            continue;
+        snprintf(key, sizeof key,
+                 "\"event\":\"violation\",\"conn\":%u,\"dir\":\"client-to-target\",\"error\":\"%s\","
+                 "\"offset\":%llu,",
+                 ids[i], c->result, (unsigned long long)c->result_offset);
+        cr_expect_not_null(strstr(log, key), "case %u %s: expected %s", c->id, c->name, key);
+    }
+    free(log);
+    free(ids);
+    free(got);
+    close(s.lfd);
+    vsok_vec_free(set);
 }
