@@ -22,9 +22,7 @@ static int open_one(const peer_opts *o, const char *text, int *code)
 {
     vsok_addr a;
     char err[256], q[600];
-    if (vsok_addr_parse(&a, text, err, sizeof err) != VSOK_OK) {
-        plog(LOG_ERROR, "address", "address=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, text),
-             log_q(err, sizeof err, err));
+    if (peer_parse_addr(&a, text) != 0) {
         *code = EXIT_USAGE;
         return -1;
     }
@@ -67,6 +65,24 @@ static int open_one(const peer_opts *o, const char *text, int *code)
         return -1;
     }
     return fd;
+}
+
+/* open_one, wrapped in a socket handle with the configured limits. */
+static vsok_socket *open_socket(const peer_opts *o, const char *addr, int timeout_ms, int *code)
+{
+    vsok_socket *s;
+    int fd = open_one(o, addr, code);
+    if (fd < 0)
+        return NULL;
+    if (vsok_socket_open(&s, fd, NULL) != VSOK_OK ||
+        vsok_socket_set_max_payload(s, o->max_payload) != VSOK_OK) {
+        *code = EXIT_IO;
+        return NULL;
+    }
+    if (timeout_ms > 0)
+        vsok_socket_set_timeout(s, timeout_ms);
+    *code = EXIT_OK;
+    return s;
 }
 
 static int err_code(vsok_err e)
@@ -157,15 +173,9 @@ static int recv_loop(const peer_opts *o, vsok_socket *s, uint64_t limit, int pri
 int client_recv(const peer_opts *o, const char *addr)
 {
     int code;
-    int fd = open_one(o, addr, &code);
-    if (fd < 0)
+    vsok_socket *s = open_socket(o, addr, (int)o->idle_ms, &code);
+    if (!s)
         return code;
-    vsok_socket *s;
-    if (vsok_socket_open(&s, fd, NULL) != VSOK_OK ||
-        vsok_socket_set_max_payload(s, o->max_payload) != VSOK_OK)
-        return EXIT_IO;
-    if (o->idle_ms > 0)
-        vsok_socket_set_timeout(s, (int)o->idle_ms);
     code = recv_loop(o, s, o->count, 1);
     fflush(stdout);
     vsok_socket_close(s);
@@ -225,16 +235,9 @@ int client_send(const peer_opts *o, const char *addr, char **files, int nfiles)
         nfiles = 1;
     }
     int code;
-    int fd = open_one(o, addr, &code);
-    if (fd < 0)
+    vsok_socket *s = open_socket(o, addr, (int)o->write_ms, &code);
+    if (!s)
         return code;
-    vsok_socket *s;
-    if (vsok_socket_open(&s, fd, NULL) != VSOK_OK ||
-        vsok_socket_set_max_payload(s, o->max_payload) != VSOK_OK)
-        return EXIT_IO;
-    if (o->write_ms > 0)
-        vsok_socket_set_timeout(s, (int)o->write_ms);
-    code = EXIT_OK;
     for (int i = 0; i < nfiles && code == EXIT_OK; i++) {
         FILE *f = strcmp(files[i], "-") ? fopen(files[i], "rb") : stdin;
         if (!f) {

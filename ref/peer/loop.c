@@ -171,11 +171,8 @@ int loop_listen(loop *L, const char *text)
 {
     vsok_addr a;
     char err[256], q[600];
-    if (vsok_addr_parse(&a, text, err, sizeof err) != VSOK_OK) {
-        plog(LOG_ERROR, "address", "address=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, text),
-             log_q(err, sizeof err, err));
+    if (peer_parse_addr(&a, text) != 0)
         return EXIT_USAGE;
-    }
     int fd = -1;
     if (vsok_addr_listen(&a, L->o->backlog, &fd) != VSOK_OK) {
         plog(LOG_ERROR, "listen", "address=%s error=%s", log_q(q, sizeof q, text),

@@ -284,10 +284,7 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
         code = loop_listen(&L, args[0]);
     } else if (!strcmp(cmd, "relay")) {
         need_args(nargs, 2, 2, cmd);
-        char err[256], q[600];
-        if (vsok_addr_parse(&L.target, args[1], err, sizeof err) != VSOK_OK) {
-            plog(LOG_ERROR, "address", "address=%s error=InvalidAddress reason=%s",
-                 log_q(q, sizeof q, args[1]), log_q(err, sizeof err, err));
+        if (peer_parse_addr(&L.target, args[1]) != 0) {
             loop_free(&L);
             return EXIT_USAGE;
         }
@@ -297,12 +294,7 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
         need_args(nargs, 1, 1, cmd);
         vsok_addr a;
         char err[256], q[600];
-        code = EXIT_OK;
-        if (vsok_addr_parse(&a, args[0], err, sizeof err) != VSOK_OK) {
-            plog(LOG_ERROR, "address", "address=%s error=InvalidAddress reason=%s",
-                 log_q(q, sizeof q, args[0]), log_q(err, sizeof err, err));
-            code = EXIT_USAGE;
-        }
+        code = peer_parse_addr(&a, args[0]) == 0 ? EXIT_OK : EXIT_USAGE;
         for (unsigned i = 0; i < o->conns && code == EXIT_OK; i++) {
             int fd;
             if (a.kind == VSOK_ADDR_FD) {

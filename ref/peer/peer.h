@@ -122,6 +122,8 @@ int client_stdio(const peer_opts *o);
 /* util.c */
 const char *peer_fd_name(int fd, char *buf, size_t len); /* peer address text */
 int peer_write_all(int fd, const void *p, size_t n);
-const char *peer_errno_name(int e); /* "ECONNRESET" */
+const char *peer_errno_name(int e);
+/* vsok_addr_parse, logging the reason on failure; 0 or -1. */
+int peer_parse_addr(vsok_addr *a, const char *text); /* "ECONNRESET" */
 
 #endif

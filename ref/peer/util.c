@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "peer.h"
 
 const char *peer_fd_name(int fd, char *buf, size_t len)
@@ -40,4 +41,14 @@ const char *peer_errno_name(int e)
 {
     const char *n = strerrorname_np(e);
     return n ? n : "unknown";
+}
+
+int peer_parse_addr(vsok_addr *a, const char *text)
+{
+    char err[256], q[600];
+    if (vsok_addr_parse(a, text, err, sizeof err) == VSOK_OK)
+        return 0;
+    plog(LOG_ERROR, "address", "address=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, text),
+         log_q(err, sizeof err, err));
+    return -1;
 }

@@ -254,7 +254,7 @@ Test(echo, slowloris_is_cut_off_by_message_timeout)
     cr_expect_eq(tfield(st, "timeouts.message"), 1, "%s", st);
     cr_expect_eq(tfield(st, "errors.Timeout"), 1, "%s", st);
     free(st);
-    tpeer_stop(&p);
+    cr_expect_eq(tpeer_stop(&p), 0);
 }
 
 Test(echo, idle_connection_is_closed_after_idle_timeout)
@@ -268,7 +268,7 @@ Test(echo, idle_connection_is_closed_after_idle_timeout)
     char *st = tpeer_stats(&p);
     cr_expect_eq(tfield(st, "timeouts.idle"), 1, "%s", st);
     free(st);
-    tpeer_stop(&p);
+    cr_expect_eq(tpeer_stop(&p), 0);
 }
 
 /* --------------------------------------------------------- reset, close */
@@ -394,7 +394,7 @@ static void never_reads(int tcp)
     st = tpeer_stats(&p);
     cr_expect_eq(tfield(st, "timeouts.write"), 1, "%s", st);
     free(st);
-    tpeer_stop(&p);
+    cr_expect_eq(tpeer_stop(&p), 0);
 }
 
 Test(echo, client_that_never_reads_is_bounded_and_dropped_tcp) { never_reads(1); }
@@ -429,7 +429,7 @@ Test(echo, connections_beyond_max_conns_are_refused)
     free(log);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
-    tpeer_stop(&p);
+    cr_expect_eq(tpeer_stop(&p), 0);
 }
 
 Test(echo, thousand_idle_connections_stay_small)

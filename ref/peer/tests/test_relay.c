@@ -213,7 +213,7 @@ Test(relay, keep_going_forwards_past_a_violation)
     char *st = tpeer_stats(&s.relay);
     cr_expect_eq(tfield(st, "violations.client_to_target"), 1, "%s", st);
     free(st);
-    tpeer_stop(&s.relay);
+    cr_expect_eq(tpeer_stop(&s.relay), 0);
     close(s.lfd);
 }
 
