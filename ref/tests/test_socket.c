@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vsok/vsok.h>
 
@@ -1026,4 +1027,86 @@ Test(socket, custom_protocol_transport_failure_keeps_errno)
     cr_assert_eq(vsok_socket_proto_error(s), VSOK_LP_E_TRANSPORT);
     cr_assert_eq(errno, EPIPE);
     vsok_socket_close(s);
+}
+
+/* ---- a peer in another process ---- */
+
+/* Forks a child that writes buf[0..len) to fd one byte at a time, then
+ * exits normally or, with die, kills itself (no clean shutdown). */
+static pid_t fork_writer(int fd, int other, const uint8_t *buf, size_t len, int die)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(other);
+        for (size_t i = 0; i < len; i++) {
+            ssize_t n;
+            do
+                n = send(fd, buf + i, 1, MSG_NOSIGNAL);
+            while (n < 0 && errno == EINTR);
+            if (n != 1)
+                _exit(2);
+        }
+        if (die)
+            raise(SIGKILL);
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+Test(socket, reads_frames_from_a_process_writing_one_byte_at_a_time)
+{
+    static const size_t sizes[] = {1, 300, 9000, 4};
+    size_t offs[4], len;
+    uint8_t *st = build_stream(sizes, 4, &len, offs);
+    int sv[2];
+    tu_socketpair(sv);
+    pid_t pid = fork_writer(sv[1], sv[0], st, len, 0);
+    vsok_socket *s;
+    cr_assert_eq(vsok_socket_open(&s, sv[0], NULL), VSOK_OK);
+    expect_frames(s, st, sizes, offs, 4, 1);
+    vsok_msg m;
+    cr_assert_eq(vsok_socket_recv(s, &m), VSOK_E_EOF, "the child's exit closes its end");
+    cr_assert_eq(vsok_socket_error_offset(s), len);
+    int stt = wait_child(pid);
+    cr_assert(WIFEXITED(stt) && WEXITSTATUS(stt) == 0);
+    vsok_socket_close(s);
+    free(st);
+}
+
+Test(socket, peer_process_killed_mid_frame_is_truncated_at_bytes_sent)
+{
+    static const size_t sizes[] = {50, 50};
+    size_t offs[2], len;
+    uint8_t *st = build_stream(sizes, 2, &len, offs);
+    static const size_t ks[] = {3, 57, 61, 90, 107}; /* 58 is a frame boundary */
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int sv[2];
+        tu_socketpair(sv);
+        pid_t pid = fork_writer(sv[1], sv[0], st, ks[i], 1);
+        vsok_socket *s;
+        cr_assert_eq(vsok_socket_open(&s, sv[0], NULL), VSOK_OK);
+        uint8_t *msg;
+        size_t ml;
+        vsok_err r = vsok_socket_read_message(s, &msg, &ml);
+        if (ks[i] >= 58) {
+            cr_assert_eq(r, VSOK_OK);
+            free(msg);
+            r = vsok_socket_read_message(s, &msg, &ml);
+        }
+        cr_assert_eq(r, VSOK_E_TRUNCATED, "killed after %zu bytes: %s", ks[i], vsok_errname(r));
+        cr_assert_eq(vsok_socket_error_offset(s), ks[i]);
+        int stt = wait_child(pid);
+        cr_assert(WIFSIGNALED(stt) && WTERMSIG(stt) == SIGKILL);
+        vsok_socket_close(s);
+    }
+    free(st);
 }
