@@ -34,12 +34,12 @@ stop_peer() { # stop_peer PID
 # The runner's vector cases come from the copy packed at /vectors.txt; its
 # artifacts could not leave the guest anyway.  Under qemu's emulated CPU a
 # vsock write() costs far more than on hardware, so the per-case timeout is
-# 10 s instead of 3 s, and the vectors' one-byte-per-write variants (about
-# a fifth of the suite, up to 64 KiB each) are left to the host runs over TCP and Unix; the
-# bytewise cases that are not vectors (split.bytes, invalid.magic.bytewise,
-# invalid.truncated.header-N) still run here.  The output goes to a file so
-# the runner prints the cases that did not pass and its summary, without the
-# progress line it draws on a terminal.
+# 10 s instead of 3 s, and the vectors' one-byte-per-write variants (about a
+# fifth of the suite, up to 64 KiB each) are left to the host runs over TCP
+# and Unix; the bytewise cases that are not vectors (split.bytes,
+# invalid.magic.bytewise, invalid.truncated.header-N) still run here.  The
+# output goes to a file so the runner prints the cases that did not pass and
+# its summary, without the progress line it draws on a terminal.
 conform() {
     out=/tmp/conform.$$.out
     vsok-conform --timeout 10s --skip 'vec.*.bytes' --vectors /vectors.txt --artifacts none "$@" \
