@@ -14,10 +14,12 @@
  * Errors are sticky: once reported, every later call returns the same error.
  * Messages delivered before the error stay delivered.
  *
- * Memory: the decoder never reserves the announced length up front; its
- * payload buffer grows with bytes actually received (at most twice what has
- * arrived for the frame, never more than the length), so a peer announcing
- * 1 MiB and sending nothing costs nothing.
+ * Memory: the decoder never reserves the announced length up front.  Through
+ * vsok_decoder_feed its payload buffer grows with bytes actually received (at
+ * most twice what has arrived for the frame, at least 1 KiB, never more than
+ * the length), so a peer announcing 1 MiB and sending nothing costs nothing.
+ * vsok_decoder_prepare, the opt-in zero-copy path, offers room for one more
+ * 64 KiB read beyond what arrived (a read buffer's worth, not the length).
  */
 #ifndef VSOK_DECODER_H
 #define VSOK_DECODER_H

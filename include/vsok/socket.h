@@ -50,7 +50,8 @@ void vsok_socket_close(vsok_socket *s);
 int vsok_socket_fd(const vsok_socket *s);
 
 /* Deadline for each whole message read or written, in ms; -1 (default)
- * waits forever.  Applies when the fd would block. */
+ * waits forever.  Setting a timeout makes the handle's fd non-blocking (the
+ * handle owns it) so that every wait goes through poll with the deadline. */
 void vsok_socket_set_timeout(vsok_socket *s, int timeout_ms);
 
 /* Maximum payload accepted by the reader (1..VSOK_MAX_PAYLOAD). */
