@@ -179,7 +179,7 @@ if [ "$mode" = tests ] || [ "$mode" = all ]; then
     fi
 fi
 if [ "$mode" = bench ] || [ "$mode" = all ]; then
-    step bench 90 vsok-vsock-bench "$bench_mib"
+    step bench 50 vsok-vsock-bench "$bench_mib"
 fi
 
 echo "VSOK-VM: $passed steps passed, $failures failed"
