@@ -152,6 +152,7 @@ typedef struct vc_ctx {
     int lingering;   /* spawned processes that did not exit after close */
     int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
     int close_misses;       /* protocol errors after which the IUT did not close */
+    int probe_baseline;     /* the probe's result before any case ran */
     int64_t run_deadline;
     uint8_t *rbuf; /* 64 KiB read buffer */
 } vc_ctx;
@@ -168,7 +169,10 @@ void vc_iut_close(vc_ctx *x, vc_conn *c);
  * the runner's kill); "" otherwise. */
 void vc_iut_crash(const vc_conn *c, char *out, size_t len);
 long vc_iut_pid(vc_ctx *x, const vc_conn *c);
-/* One small echo on a fresh connection (survival probe / preflight). */
+/* One small echo on a fresh connection (survival probe / preflight).
+ * GONE: no connection at all (crashed); WEDGED: connected, nothing came
+ * back in time; WRONG: the IUT answered, but not with the echo. */
+enum { VC_PROBE_OK, VC_PROBE_GONE, VC_PROBE_WEDGED, VC_PROBE_WRONG };
 int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len);
 
 /* engine.c: one concurrent write/read exchange on a connection */

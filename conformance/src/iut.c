@@ -27,11 +27,22 @@ static void set_nonblock(int fd)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* A simple command runs as "exec COMMAND" so the IUT itself, not a shell,
+ * is the process the runner watches (its crash signal, its /proc entry).
+ * Commands with shell control operators keep their shell. */
+static const char *exec_prefix(const char *cmd)
+{
+    return strpbrk(cmd, ";&|()\n`") ? "" : "exec ";
+}
+
 static pid_t spawn(const char *cmd, int stdio_fd, int verbose)
 {
+    char *line = vc_printf("%s%s", exec_prefix(cmd), cmd);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        free(line);
         return -1;
+    }
     if (pid == 0) {
         setpgid(0, 0);
         signal(SIGPIPE, SIG_DFL);
@@ -49,9 +60,10 @@ static pid_t spawn(const char *cmd, int stdio_fd, int verbose)
         }
         if (!verbose && null >= 0)
             dup2(null, 2);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        execl("/bin/sh", "sh", "-c", line, (char *)NULL);
         _exit(127);
     }
+    free(line);
     setpgid(pid, pid); /* also in the parent: no race with the kill below */
     return pid;
 }
@@ -263,9 +275,20 @@ void vc_iut_close(vc_ctx *x, vc_conn *c)
 void vc_iut_crash(const vc_conn *c, char *out, size_t len)
 {
     out[0] = 0;
-    if (c->pid > 0 && c->reaped && !c->killed && WIFSIGNALED(c->status))
+    if (c->pid <= 0 || !c->reaped || c->killed)
+        return;
+    if (WIFSIGNALED(c->status)) {
         snprintf(out, len, "the IUT process died from signal %d (%s)", WTERMSIG(c->status),
                  strsignal(WTERMSIG(c->status)));
+        return;
+    }
+    /* A shell in front of the IUT reports its child's crash as 128 + signal. */
+    int st = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : 0;
+    static const int crash_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSYS};
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
+        if (st == 128 + crash_signals[i])
+            snprintf(out, len, "the IUT's shell exited with status %d: its command died from "
+                     "signal %d (%s)", st, crash_signals[i], strsignal(crash_signals[i]));
 }
 
 long vc_iut_pid(vc_ctx *x, const vc_conn *c)
@@ -290,7 +313,7 @@ int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len)
     int refused;
     int64_t deadline = vc_now_ms() + timeout_ms;
     if (vc_iut_open(x, &c, deadline, &refused, why, len) != 0)
-        return -1;
+        return VC_PROBE_GONE;
     uint8_t frame[8 + sizeof msg - 1];
     memcpy(frame, "VSOK", 4);
     frame[4] = frame[5] = frame[6] = 0;
@@ -302,15 +325,21 @@ int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len)
                  .deadline = deadline, .close_grace_ms = 0};
     vc_xfer_run(&t);
     vc_iut_close(x, &c);
-    if (rd.state == VC_R_COMPLETE)
-        return 0;
-    if (t.timed_out)
+    char crash[160];
+    vc_iut_crash(&c, crash, sizeof crash);
+    if (rd.state == VC_R_COMPLETE && !crash[0])
+        return VC_PROBE_OK;
+    if (t.timed_out && rd.received == 0) {
         snprintf(why, len, "a fresh connection got no echo of a %zu-byte message within %d ms "
                  "(wedged?)", span.len, timeout_ms);
+        return VC_PROBE_WEDGED;
+    }
+    if (crash[0])
+        snprintf(why, len, "a fresh connection with a %zu-byte message: %s", span.len, crash);
     else if (t.closed && rd.received == 0)
         snprintf(why, len, "a fresh connection was closed without an echo of a %zu-byte message",
                  span.len);
     else
         snprintf(why, len, "a fresh connection got a wrong echo of a %zu-byte message", span.len);
-    return -1;
+    return VC_PROBE_WRONG;
 }

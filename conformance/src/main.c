@@ -94,6 +94,12 @@ static void free_opts(vc_opts *o)
     memset(o, 0, sizeof *o);
 }
 
+static int bad_usage(vc_opts *o)
+{
+    free_opts(o);
+    return 2;
+}
+
 static int selected(const vc_opts *o, const vc_case *c)
 {
     int in = o->npick == 0;
@@ -150,10 +156,13 @@ static int preflight(vc_ctx *x, char *err, size_t errlen)
         if (vc_iut_open(x, &c, vc_now_ms() + o->timeout_ms, &refused, err, errlen) != 0)
             return -1;
         vc_iut_close(x, &c);
+        /* what a fresh connection gets before any case ran: the yardstick
+         * for the survival checks */
+        char why[256];
+        x->probe_baseline = vc_iut_probe(x, o->timeout_ms, why, sizeof why);
         return 0;
     }
     /* exec, spawned client: the command must at least start */
-    char why[256];
     if (vc_iut_open(x, &c, vc_now_ms() + o->timeout_ms, &refused, err, errlen) != 0)
         return -1;
     vc_iut_close(x, &c);
@@ -163,7 +172,6 @@ static int preflight(vc_ctx *x, char *err, size_t errlen)
                  WEXITSTATUS(c.status), o->exec_cmd ? o->exec_cmd : o->spawn);
         return -1;
     }
-    (void)why;
     return 0;
 }
 
@@ -202,7 +210,7 @@ int main(int argc, char **argv)
             if (!strcmp(optarg, "server")) o.role = VC_ROLE_SERVER;
             else if (!strcmp(optarg, "client")) o.role = VC_ROLE_CLIENT;
             else if (!strcmp(optarg, "exec")) o.role = VC_ROLE_EXEC;
-            else { fprintf(stderr, "vsok-conform: --role must be server, client or exec\n"); return 2; }
+            else { fprintf(stderr, "vsok-conform: --role must be server, client or exec\n"); return bad_usage(&o); }
             break;
         case O_LISTEN: o.listen = optarg; break;
         case O_SPAWN: o.spawn = optarg; break;
@@ -212,7 +220,7 @@ int main(int argc, char **argv)
         case O_TIMEOUT:
             if (parse_timeout(optarg, &o.timeout_ms) != 0) {
                 fprintf(stderr, "vsok-conform: bad --timeout %s (e.g. 3000, 500ms, 2s)\n", optarg);
-                return 2;
+                return bad_usage(&o);
             }
             break;
         case O_SEED:
@@ -220,7 +228,7 @@ int main(int argc, char **argv)
             o.seed = strtoull(optarg, &end, 0);
             if (errno || *end || end == optarg) {
                 fprintf(stderr, "vsok-conform: bad --seed %s\n", optarg);
-                return 2;
+                return bad_usage(&o);
             }
             seed_given = 1;
             break;
@@ -238,7 +246,7 @@ int main(int argc, char **argv)
             o.budget_s = (int)strtol(optarg, &end, 10);
             if (*end || o.budget_s <= 0) {
                 fprintf(stderr, "vsok-conform: bad --budget %s\n", optarg);
-                return 2;
+                return bad_usage(&o);
             }
             break;
         case O_IUT_PID: o.iut_pid = strtol(optarg, &end, 10); break;
@@ -250,35 +258,44 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: puts("vsok-conform 0.1.0"); return 0;
-        default: usage(stderr); return 2;
+        default: usage(stderr); return bad_usage(&o);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "vsok-conform: unexpected argument %s\n", argv[optind]);
-        return 2;
+        return bad_usage(&o);
     }
     if (o.target && !strncmp(o.target, "exec:", 5)) {
         o.exec_cmd = o.target + 5;
         if (role_given && o.role != VC_ROLE_EXEC && o.role != VC_ROLE_SERVER) {
             fprintf(stderr, "vsok-conform: exec: targets are tested in the exec role\n");
-            return 2;
+            return bad_usage(&o);
         }
         o.role = VC_ROLE_EXEC;
         if (!*o.exec_cmd) {
             fprintf(stderr, "vsok-conform: exec: needs a command\n");
-            return 2;
+            return bad_usage(&o);
         }
     } else if (o.role == VC_ROLE_EXEC) {
         fprintf(stderr, "vsok-conform: the exec role needs --target exec:COMMAND\n");
-        return 2;
+        return bad_usage(&o);
     }
 
     vc_catalogue cat;
     char err[512] = "";
     if (vc_catalogue_build(&cat, o.vectors, err, sizeof err) != 0) {
         fprintf(stderr, "vsok-conform: %s\n", err);
+        vc_catalogue_free(&cat);
+        free_opts(&o);
         return 2;
     }
+    int rc = 2;
+    vc_run run;
+    memset(&run, 0, sizeof run);
+    vc_ctx x;
+    memset(&x, 0, sizeof x);
+    x.o = &o;
+    x.listen_fd = x.pending_fd = -1;
     vc_case **sel = vc_xmalloc(cat.n * sizeof *sel);
     size_t nsel = 0;
     for (size_t i = 0; i < cat.n; i++)
@@ -289,34 +306,29 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nsel; i++)
             printf("%-40s %-20s %s  [%s]\n", sel[i]->id, sel[i]->rule, sel[i]->title, sel[i]->tags);
         printf("%zu cases; %s\n", nsel, cat.vectors_note);
-        free(sel);
-        vc_catalogue_free(&cat);
-        free_opts(&o);
-        return 0;
+        rc = 0;
+        goto done;
     }
     int have_target = o.role == VC_ROLE_CLIENT ? o.listen != NULL : o.target != NULL;
     if (!have_target && o.html && o.nhtml_with) {
-        int rc = vc_report_html(o.html, NULL, o.html_with, o.nhtml_with, err, sizeof err);
+        rc = vc_report_html(o.html, NULL, o.html_with, o.nhtml_with, err, sizeof err) ? 2 : 0;
         if (rc)
             fprintf(stderr, "vsok-conform: %s\n", err);
-        free(sel);
-        vc_catalogue_free(&cat);
-        free_opts(&o);
-        return rc ? 2 : 0;
+        goto done;
     }
     if (!have_target) {
         fprintf(stderr, o.role == VC_ROLE_CLIENT ? "vsok-conform: the client role needs --listen ADDR\n"
                                                  : "vsok-conform: --target ADDR is required\n");
         usage(stderr);
-        return 2;
+        goto done;
     }
     if (o.role == VC_ROLE_CLIENT && o.target) {
         fprintf(stderr, "vsok-conform: the client role takes --listen, not --target\n");
-        return 2;
+        goto done;
     }
     if (!nsel) {
         fprintf(stderr, "vsok-conform: no case matches the --pick/--skip selection\n");
-        return 2;
+        goto done;
     }
     if (!seed_given)
         o.seed = random_seed();
@@ -327,12 +339,9 @@ int main(int argc, char **argv)
         o.color = !o.tap && isatty(1) && !getenv("NO_COLOR");
     signal(SIGPIPE, SIG_IGN);
 
-    vc_ctx x;
-    memset(&x, 0, sizeof x);
-    x.o = &o;
     if (vc_iut_start(&x, err, sizeof err) != 0) {
         fprintf(stderr, "vsok-conform: %s\n", err);
-        return 2;
+        goto done;
     }
     FILE *out = stdout;
     if (!o.tap && !o.quiet) {
@@ -344,11 +353,9 @@ int main(int argc, char **argv)
     if (preflight(&x, err, sizeof err) != 0) {
         fprintf(stderr, "vsok-conform: the run cannot start: %s\n", err);
         vc_iut_stop(&x);
-        return 2;
+        goto done;
     }
 
-    vc_run run;
-    memset(&run, 0, sizeof run);
     run.o = &o;
     run.results = vc_xmalloc(nsel * sizeof *run.results);
     run.vectors_note = cat.vectors_note;
@@ -384,7 +391,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < run.n; i++)
         run.counts[run.results[i].verdict]++;
 
-    int rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] ? 1 : 0;
+    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] ? 1 : 0;
     if (o.tap)
         vc_report_tap(out, &run);
     else
@@ -410,6 +417,7 @@ int main(int argc, char **argv)
         free(r->bin_path);
         free(r->replay);
     }
+done:
     free(run.results);
     free(sel);
     free_opts(&o);

@@ -61,12 +61,14 @@ static void indent(FILE *f, const char *label, const char *text)
 
 void vc_report_line(FILE *f, const vc_run *run, const vc_result *r, int color)
 {
-    (void)run;
     const char *off = color ? "\033[0m" : "";
     fprintf(f, "%s%-10s%s %s  %s\n", colour(r->verdict, color), vc_verdict_name(r->verdict), off,
             r->c->id, r->c->title);
-    if (r->verdict == VC_PASS)
+    if (r->verdict == VC_PASS) {
+        if (run->o->verbose)
+            indent(f, "note", r->note);
         return;
+    }
     if (r->verdict == VC_SKIP) {
         indent(f, "why", r->note);
         return;
@@ -81,9 +83,56 @@ void vc_report_line(FILE *f, const vc_run *run, const vc_result *r, int color)
     indent(f, "replay", r->replay);
 }
 
+/* The group of a case: the first part of its id, or the vector group. */
+static void group_of(const vc_case *c, char *out, size_t len)
+{
+    const char *v = strstr(c->tags, "vector:");
+    if (v) {
+        size_t n = strcspn(v + 7, " ");
+        snprintf(out, len, "vector %.*s", (int)n, v + 7);
+        return;
+    }
+    snprintf(out, len, "%.*s", (int)strcspn(c->id, "."), c->id);
+}
+
+/* A matrix of groups by verdict, in the order groups first appear. */
+static void group_table(FILE *f, const vc_run *run)
+{
+    enum { MAXG = 64 };
+    char names[MAXG][48];
+    size_t counts[MAXG][VC_NVERDICTS];
+    size_t ng = 0;
+    memset(counts, 0, sizeof counts);
+    for (size_t i = 0; i < run->n; i++) {
+        char g[48];
+        group_of(run->results[i].c, g, sizeof g);
+        size_t k = 0;
+        while (k < ng && strcmp(names[k], g) != 0)
+            k++;
+        if (k == ng) {
+            if (ng == MAXG)
+                continue;
+            snprintf(names[ng++], sizeof names[0], "%s", g);
+        }
+        counts[k][run->results[i].verdict]++;
+    }
+    fprintf(f, "\n  %-22s", "group");
+    for (int v = 0; v < VC_NVERDICTS; v++)
+        fprintf(f, " %10s", vc_verdict_name((vc_verdict)v));
+    fputc('\n', f);
+    for (size_t k = 0; k < ng; k++) {
+        fprintf(f, "  %-22s", names[k]);
+        for (int v = 0; v < VC_NVERDICTS; v++)
+            fprintf(f, " %10zu", counts[k][v]);
+        fputc('\n', f);
+    }
+}
+
 void vc_report_human(FILE *f, const vc_run *run, int color)
 {
     const vc_opts *o = run->o;
+    if (!o->quiet)
+        group_table(f, run);
     fprintf(f, "\n%s%s%s  %zu cases in %.1f s:", color ? "\033[1m" : "",
             run->counts[VC_FAIL] || run->counts[VC_ERROR] ? "NOT CONFORMANT" : "CONFORMANT",
             color ? "\033[0m" : "", run->n, run->duration_ms / 1000.0);

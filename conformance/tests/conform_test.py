@@ -158,6 +158,19 @@ def down_once(rep, first):
           "skips do not name the case where the IUT went down")
 
 
+def fails_everywhere(rep):
+    """An IUT that answers every connection with nonsense is alive: every case
+    fails on its own (fast, no timeouts), none is skipped as if it had crashed."""
+    s = rep["summary"]
+    check(s["PASS"] == 0 and s["ERROR"] == 0, "garbage must not pass: %s" % s)
+    for c in rep["cases"]:
+        if c["verdict"] == "SKIP":
+            check("server role" in c["note"], "%s skipped: %s" % (c["id"], c["note"]))
+        else:
+            check(c["verdict"] == "FAIL" and not c["timeout"],
+                  "%s: %s %s" % (c["id"], c["verdict"], c["actual"]))
+
+
 def t_hostile_silent(tmp):
     rep, first, _ = hostile_run("silent", "server", tmp)
     check(first["verdict"] == "FAIL" and first["failed_rule"] == "VSOK-TIMELY" and first["timeout"],
@@ -173,13 +186,13 @@ def t_hostile_garbage(tmp):
     check(first["first_diff"] == 0, "the first garbage byte is at offset 0: %s" % first)
     check("magic" in first["expected"] and "0x80" in first["actual"], str(first))
     check(first["hexdump"] and "^^" in first["hexdump"], "no hex dump: %s" % first)
-    down_once(rep, first)
+    fails_everywhere(rep)
 
 
 def t_hostile_endless(tmp):
     rep, first, _ = hostile_run("endless", "server", tmp)
     check(first["verdict"] == "FAIL" and first["failed_rule"] == "VSOK-FRAME", str(first))
-    down_once(rep, first)
+    fails_everywhere(rep)
 
 
 def t_hostile_gigantic(tmp):
@@ -187,6 +200,7 @@ def t_hostile_gigantic(tmp):
     check(first["verdict"] == "FAIL" and first["failed_rule"] == "VSOK-FRAME", str(first))
     check(first["first_diff"] == 4, "the length field differs at offset 4: %s" % first)
     check("4294967295" in first["actual"], "the announced length is named: %s" % first["actual"])
+    fails_everywhere(rep)
 
 
 def t_hostile_slow(tmp):
@@ -195,12 +209,24 @@ def t_hostile_slow(tmp):
     down_once(rep, first)
 
 
+def t_hostile_crash(tmp):
+    # the first protocol error kills the server: that case fails, naming the
+    # survival rule; every later case is skipped naming it, none fails
+    rep, first, _ = hostile_run("crash", "server", tmp)
+    check(first["verdict"] == "FAIL" and first["failed_rule"] == "VSOK-SURVIVE", str(first))
+    check("hostile" in first["tags"], "the crash is pinned on a hostile case: %s" % first["id"])
+    check("crashed" in first["actual"], first["actual"])
+    down_once(rep, first)
+
+
 def t_hostile_exec(tmp):
-    # exec role: a fresh process per connection, so a broken IUT is
-    # detected by the probe after the first failure, not by a crash
-    for mode in ("garbage", "silent", "endless"):
+    # exec role: a fresh process per connection; a wedged one is found by
+    # the probe after the first failure, a babbling one fails every case
+    rep, first, _ = hostile_run("silent", "exec", tmp)
+    down_once(rep, first)
+    for mode in ("garbage", "endless"):
         rep, first, _ = hostile_run(mode, "exec", tmp)
-        down_once(rep, first)
+        fails_everywhere(rep)
 
 
 # --- the command line ---

@@ -10,6 +10,7 @@
  *       endless   sends an endless stream of 'A' until the runner goes away
  *       gigantic  answers with a header announcing 4 GiB - 1, then endless payload
  *       slow      a correct echo, but each echo leaves 1 s after its message
+ *       crash     a correct echo that abort()s the whole process on a protocol error
  */
 #include <errno.h>
 #include <pthread.h>
@@ -66,14 +67,19 @@ static void serve(int in, int out)
             return;
         while (put(out, blob, sizeof blob) == 0) {
         }
-    } else if (!strcmp(mode, "slow")) {
+    } else if (!strcmp(mode, "slow") || !strcmp(mode, "crash")) {
+        int slow = !strcmp(mode, "slow");
         for (;;) {
             uint8_t *msg;
             size_t len;
-            if (vsok_read_message(in, &msg, &len) != VSOK_OK)
+            vsok_err e = vsok_read_message(in, &msg, &len);
+            if (e != VSOK_OK && e != VSOK_E_EOF && !slow)
+                abort();
+            if (e != VSOK_OK)
                 return;
-            sleep(1);
-            vsok_err e = vsok_write_message(out, msg, len);
+            if (slow)
+                sleep(1);
+            e = vsok_write_message(out, msg, len);
             free(msg);
             if (e != VSOK_OK)
                 return;
