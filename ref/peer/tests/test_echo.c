@@ -369,8 +369,8 @@ static void never_reads(int tcp)
         if (w < 0 && errno != EAGAIN)
             break;
         struct pollfd pf = {fd, POLLOUT, 0};
-        if (poll(&pf, 1, 500) == 0)
-            break; /* blocked for half a second: the peer stopped reading */
+        if (poll(&pf, 1, 2000) == 0)
+            break; /* blocked for two seconds: the peer stopped reading */
     }
     /* the peer holds at most its high-water mark plus a read and a message,
      * the kernel the socket buffers (a few MiB each way on loopback) */
