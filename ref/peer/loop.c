@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +197,7 @@ int loop_listen(loop *L, const char *text)
     }
     L->lst.type = EV_LISTENER;
     L->lst.fd = fd;
+    L->lst_tcp = a.kind == VSOK_ADDR_TCP;
     if (a.kind == VSOK_ADDR_UNIX && !a.abstract)
         snprintf(L->lst_unlink, sizeof L->lst_unlink, "%s", a.path);
     uint32_t cur = 0;
@@ -265,6 +268,11 @@ static void on_accept(loop *L)
         if (L->stopping) {
             refuse(L, fd, "shutting-down");
             continue;
+        }
+        if (L->lst_tcp) {
+            /* echoes are whole frames: never hold one back for Nagle */
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         if (L->nconns >= L->o->max_conns) {
             refuse(L, fd, "max-conns");

@@ -59,7 +59,9 @@ static const char help_text[] =
     "        side's input is discarded while the other direction carries on until\n"
     "        its source ends (--keep-going: forward the rest unchecked instead).\n"
     "        Each direction ends with a half-close when its source does; the\n"
-    "        pair is closed when both have.\n"
+    "        pair is closed when both have.  A target that refuses or does not\n"
+    "        answer within --connect-timeout ends the client's connection\n"
+    "        (event \"connect-failed\").\n"
     "    send ADDR [FILE|-]...\n"
     "        Connect and send each FILE (default: standard input) as one message,\n"
     "        or each line as one message with --lines (empty lines skipped).\n"
@@ -284,7 +286,7 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
         code = loop_listen(&L, args[0]);
     } else if (!strcmp(cmd, "relay")) {
         need_args(nargs, 2, 2, cmd);
-        if (peer_parse_addr(&L.target, args[1]) != 0) {
+        if (peer_parse_addr(&L.target, args[1]) != 0 || relay_prepare(&L) != 0) {
             loop_free(&L);
             return EXIT_USAGE;
         }

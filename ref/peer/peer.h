@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <vsok/vsok.h>
@@ -61,6 +62,9 @@ typedef struct loop {
     char lst_unlink[VSOK_ADDR_PATH_MAX]; /* socket file to remove at exit */
     int is_relay;
     vsok_addr target;       /* relay */
+    struct sockaddr_storage target_sa; /* tcp/vsock targets: connected without blocking */
+    socklen_t target_salen;            /* 0: connect through the library (unix, fc) */
+    int lst_tcp;            /* accepted sockets get TCP_NODELAY */
     int spare_fd;           /* released to accept-and-close on EMFILE */
     uint8_t *rbuf;          /* shared read buffer */
     size_t rbuf_size;
@@ -107,6 +111,8 @@ void conn_destroy(loop *L, conn *c);
 conn *next_conn(const conn *c);
 
 /* relay.c */
+/* Resolves a tcp/vsock target once, so each connect can be non-blocking. */
+int relay_prepare(loop *L);
 void relay_accept(loop *L, int fd);
 void relay_event(loop *L, ev *e, uint32_t events);
 void relay_sweep(loop *L, relay *r);

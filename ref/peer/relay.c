@@ -9,14 +9,21 @@
  * stops reading its source; at most one read (64 KiB) is buffered per
  * direction.
  *
- * The connection to the target is made synchronously (bounded by
- * --connect-timeout) when a client is accepted; that is instant on loopback
- * and Unix sockets, and keeps the Firecracker CONNECT handshake in the
- * library.
+ * The connection to a tcp: or vsock: target is non-blocking (bounded by
+ * --connect-timeout) so a slow target holds up no other pair; the client is
+ * not read until it completes.  unix: and fc: targets connect through the
+ * library, synchronously: a local socket answers at once (or when its
+ * backlog has room, within the timeout), and fc: needs its CONNECT
+ * handshake.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/vm_sockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -67,10 +74,11 @@ struct relay {
     relay *prev, *next;
     uint32_t id;
     unsigned dead : 1;
+    unsigned connecting : 1; /* target connect in progress */
     unsigned closing : 1;
     unsigned lingering : 1;
     unsigned rd_done[2];
-    int64_t t_act, t_linger;
+    int64_t t_act, t_linger, t_connect;
     size_t mem;
 };
 
@@ -228,6 +236,12 @@ static void watch(loop *L, relay *r)
 {
     for (int i = 0; i < 2; i++) {
         uint32_t want = 0;
+        if (r->connecting) {
+            /* the client waits (unread) until the target answers */
+            if (loop_watch(L, &r->s[i].e, &r->s[i].events, i ? EPOLLOUT : 0) != 0)
+                r->dead = 1;
+            continue;
+        }
         const rdir *out = &r->d[1 - i];
         if (wants_read(r, i))
             want |= EPOLLIN;
@@ -360,6 +374,8 @@ static void finish(loop *L, relay *r)
         watch(L, r);
 }
 
+static void connected(loop *L, relay *r);
+
 void relay_event(loop *L, ev *e, uint32_t events)
 {
     rend *end = (rend *)e;
@@ -367,6 +383,14 @@ void relay_event(loop *L, ev *e, uint32_t events)
     int i = end->idx;
     if (r->dead)
         return;
+    if (r->connecting) {
+        if (i == 1)
+            connected(L, r);
+        else if (events & (EPOLLERR | EPOLLHUP))
+            r->dead = 1; /* the client gave up first */
+        finish(L, r);
+        return;
+    }
     if (events & EPOLLOUT)
         write_side(L, r, i);
     if (!r->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
@@ -384,31 +408,79 @@ void relay_event(loop *L, ev *e, uint32_t events)
     finish(L, r);
 }
 
-void relay_accept(loop *L, int fd)
+static void connect_failed(loop *L, relay *r, int client_fd, vsok_err err, int e)
 {
-    char q[600], err[300];
-    int tfd = -1;
-    if (vsok_addr_connect(&L->target, L->o->connect_ms > 0 ? (int)L->o->connect_ms : -1, &tfd) !=
-        VSOK_OK) {
-        const char *name = peer_errno_name(errno);
-        char t[300];
-        vsok_addr_format(&L->target, t, sizeof t);
-        g_stats.errors[VSOK_E_IO]++;
-        g_stats.conns_refused++;
-        plog(LOG_WARN, "connect-failed", "target=%s error=Io errno=%s client=%s", log_q(q, sizeof q, t),
-             name ? name : "?", peer_fd_name(fd, err, sizeof err));
-        close(fd);
+    char t[300], q[600], c[300];
+    vsok_addr_format(&L->target, t, sizeof t);
+    g_stats.errors[err]++;
+    g_stats.conns_refused++;
+    plog(LOG_WARN, "connect-failed", "conn=%" PRIu32 " target=%s error=%s errno=%s client=%s", r ? r->id : 0,
+         log_q(q, sizeof q, t), vsok_errname(err), err == VSOK_E_IO ? peer_errno_name(e) : "-",
+         peer_fd_name(client_fd, c, sizeof c));
+}
+
+/* The non-blocking connect finished (or failed). */
+static void connected(loop *L, relay *r)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(r->s[1].e.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return;
+    if (err) {
+        connect_failed(L, r, r->s[0].e.fd, VSOK_E_IO, err);
+        r->dead = 1;
         return;
     }
-    int fl = fcntl(tfd, F_GETFL);
+    r->connecting = 0;
+    r->t_act = L->now;
+    if (L->target.kind == VSOK_ADDR_TCP) {
+        int one = 1;
+        setsockopt(r->s[1].e.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+}
+
+int relay_prepare(loop *L)
+{
+    vsok_addr *a = &L->target;
+    L->target_salen = 0;
+    if (a->kind == VSOK_ADDR_VSOCK) {
+        struct sockaddr_vm svm;
+        memset(&svm, 0, sizeof svm);
+        svm.svm_family = AF_VSOCK;
+        svm.svm_cid = a->cid;
+        svm.svm_port = a->port;
+        memcpy(&L->target_sa, &svm, sizeof svm);
+        L->target_salen = sizeof svm;
+    } else if (a->kind == VSOK_ADDR_TCP) {
+        char port[16], q[600];
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        snprintf(port, sizeof port, "%u", (unsigned)a->port);
+        int rc = getaddrinfo(a->host, port, &hints, &res);
+        if (rc != 0 || !res) {
+            plog(LOG_ERROR, "address", "target=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, a->host),
+                 log_q(q + 300, 300, gai_strerror(rc)));
+            return -1;
+        }
+        /* the first address getaddrinfo prefers; resolved once, at start */
+        memcpy(&L->target_sa, res->ai_addr, res->ai_addrlen);
+        L->target_salen = res->ai_addrlen;
+        freeaddrinfo(res);
+    }
+    /* unix and fc connect through the library: immediate on a local
+     * socket, and fc needs its CONNECT handshake */
+    return 0;
+}
+
+static relay *relay_new(loop *L, int fd, int tfd)
+{
     relay *r = calloc(1, sizeof *r);
-    if (fl < 0 || fcntl(tfd, F_SETFL, fl | O_NONBLOCK) < 0 || !r) {
-        plog(LOG_ERROR, "relay", "op=setup error=%s", strerror(errno));
-        free(r);
-        close(fd);
-        close(tfd);
-        return;
-    }
+    if (!r)
+        return NULL;
     r->id = ++L->next_id;
     r->t_act = L->now;
     for (int i = 0; i < 2; i++) {
@@ -424,9 +496,51 @@ void relay_accept(loop *L, int fd)
     L->relays = r;
     L->nconns++;
     stats_conn_open();
-    if (log_enabled(LOG_DEBUG))
-        plog(LOG_DEBUG, "open", "conn=%" PRIu32 " client=%s target=%s", r->id,
-             peer_fd_name(fd, q, sizeof q), peer_fd_name(tfd, err, sizeof err));
+    return r;
+}
+
+void relay_accept(loop *L, int fd)
+{
+    int tfd = -1, pending = 0;
+    if (L->target_salen) {
+        tfd = socket(L->target_sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (tfd < 0 || (connect(tfd, (struct sockaddr *)&L->target_sa, L->target_salen) != 0 &&
+                        errno != EINPROGRESS)) {
+            int e = errno;
+            connect_failed(L, NULL, fd, VSOK_E_IO, e);
+            if (tfd >= 0)
+                close(tfd);
+            close(fd);
+            return;
+        }
+        pending = 1;
+    } else {
+        if (vsok_addr_connect(&L->target, L->o->connect_ms > 0 ? (int)L->o->connect_ms : -1, &tfd) !=
+            VSOK_OK) {
+            connect_failed(L, NULL, fd, VSOK_E_IO, errno);
+            close(fd);
+            return;
+        }
+        int fl = fcntl(tfd, F_GETFL);
+        if (fl < 0 || fcntl(tfd, F_SETFL, fl | O_NONBLOCK) < 0) {
+            close(fd);
+            close(tfd);
+            return;
+        }
+    }
+    relay *r = relay_new(L, fd, tfd);
+    if (!r) {
+        plog(LOG_ERROR, "out-of-memory", "op=relay");
+        close(fd);
+        close(tfd);
+        return;
+    }
+    r->connecting = pending ? 1 : 0;
+    r->t_connect = L->now + (L->o->connect_ms > 0 ? L->o->connect_ms : 5000);
+    if (log_enabled(LOG_DEBUG)) {
+        char q[300];
+        plog(LOG_DEBUG, "open", "conn=%" PRIu32 " client=%s", r->id, peer_fd_name(fd, q, sizeof q));
+    }
     watch(L, r);
     if (r->dead)
         relay_destroy(L, r);
@@ -472,7 +586,12 @@ void relay_sweep(loop *L, relay *r)
 {
     const peer_opts *o = L->o;
     int64_t now = L->now;
-    if (r->lingering) {
+    if (r->connecting) {
+        if (now >= r->t_connect) {
+            connect_failed(L, r, r->s[0].e.fd, VSOK_E_TIMEOUT, 0);
+            r->dead = 1;
+        }
+    } else if (r->lingering) {
         if (now >= r->t_linger)
             r->dead = 1;
     } else {

@@ -26,8 +26,16 @@ typedef struct setup {
 static void start(setup *s, int tcp_front, const char *extra)
 {
     char err[256], front[128];
-    tunix_addr(s->target, sizeof s->target);
+    /* a tcp: front gets a tcp: target (the relay's non-blocking connect),
+     * a unix: front a unix: target (connected through the library) */
+    if (tcp_front)
+        snprintf(s->target, sizeof s->target, "tcp:127.0.0.1:0");
+    else
+        tunix_addr(s->target, sizeof s->target);
     cr_assert_eq(vsok_listen(s->target, 16, &s->lfd, err, sizeof err), VSOK_OK, "%s", err);
+    vsok_addr bound;
+    cr_assert_eq(vsok_addr_from_fd(s->lfd, 0, &bound), VSOK_OK);
+    vsok_addr_format(&bound, s->target, sizeof s->target);
     snprintf(front, sizeof front, tcp_front ? "tcp:127.0.0.1:0" : "unix:@vsok-relay-front-%d", getpid());
     if (extra)
         tpeer_start(&s->relay, "--log-format", "json", extra, "relay", front, s->target, NULL);
@@ -193,6 +201,34 @@ Test(relay, reports_a_seeded_violation_in_each_direction)
     close(s.lfd);
     free(a);
     free(got);
+}
+
+Test(relay, unreachable_target_ends_the_client_and_is_logged)
+{
+    /* a port that was just free: nobody listens there */
+    int lfd;
+    char err[256], dead[128], front[] = "tcp:127.0.0.1:0";
+    cr_assert_eq(vsok_listen("tcp:127.0.0.1:0", 1, &lfd, err, sizeof err), VSOK_OK);
+    vsok_addr a;
+    cr_assert_eq(vsok_addr_from_fd(lfd, 0, &a), VSOK_OK);
+    vsok_addr_format(&a, dead, sizeof dead);
+    close(lfd);
+    tpeer r;
+    tpeer_start(&r, "relay", front, dead, NULL);
+    for (int i = 0; i < 3; i++) {
+        int c = tconnect(r.addr);
+        cr_expect(texpect_end(c, T_IO_MS), "client of an unreachable target never ended");
+        close(c);
+    }
+    char *st = tpeer_stats(&r);
+    cr_expect_eq(tfield(st, "refused"), 3, "%s", st);
+    cr_expect_eq(tfield(st, "active"), 0, "%s", st);
+    free(st);
+    cr_expect_eq(tpeer_stop(&r), 0);
+    char *log = tpeer_log(&r);
+    cr_expect_not_null(strstr(log, " connect-failed "), "%s", log);
+    cr_expect_not_null(strstr(log, " errno=ECONNREFUSED "), "%s", log);
+    free(log);
 }
 
 Test(relay, keep_going_forwards_past_a_violation)
