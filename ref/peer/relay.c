@@ -65,6 +65,7 @@ typedef struct rdir {
     unsigned raw : 1;   /* --keep-going after a violation: no more checks */
     unsigned cut : 1;   /* stopped at a violation: source input is discarded */
     int64_t t_tx;
+    int64_t t_frame;    /* when the frame under way began arriving, 0 between frames */
     uint64_t bytes;
 } rdir;
 
@@ -305,6 +306,12 @@ static void read_side(loop *L, relay *r, int i)
             d->cut = 1;
             d->eof = 1;
             return;
+        }
+        if (d->sc.have || d->sc.need) {
+            if (!d->t_frame)
+                d->t_frame = L->now;
+        } else {
+            d->t_frame = 0;
         }
         if (d->q.bytes || (size_t)n < L->rbuf_size)
             return;
@@ -602,6 +609,18 @@ void relay_sweep(loop *L, relay *r)
                 plog(LOG_WARN, "timeout", "conn=%" PRIu32 " dir=%s error=Timeout kind=write pending=%zu",
                      r->id, dir_name[i], r->d[i].q.bytes);
                 r->dead = 1;
+            }
+        }
+        for (int i = 0; i < 2 && !r->dead && !r->closing; i++) {
+            rdir *d = &r->d[i];
+            /* a frame trickling in (slowloris): not our stall if we hold output */
+            if (d->t_frame && !d->eof && !d->raw && !d->q.bytes && o->msg_ms &&
+                now - d->t_frame >= o->msg_ms) {
+                g_stats.timeouts_msg++;
+                violation(L, r, i, VSOK_E_TIMEOUT, d->sc.off);
+                d->cut = 1;
+                d->eof = 1;
+                d->t_frame = 0;
             }
         }
         if (!r->dead && !r->closing && o->idle_ms && now - r->t_act >= o->idle_ms) {

@@ -203,6 +203,33 @@ Test(relay, reports_a_seeded_violation_in_each_direction)
     free(got);
 }
 
+Test(relay, slow_frame_is_cut_off_by_message_timeout)
+{
+    setup s;
+    start(&s, 1, "--msg-timeout=300ms");
+    int c, t;
+    pair(&s, &c, &t);
+    uint8_t f[9];
+    tframe(f, "a", 1);
+    twrite(c, f, sizeof f);
+    twrite(c, "VSOK\0\0\0\x20" "abc", 11); /* 32 announced, 3 sent, then nothing */
+    uint8_t got[64];
+    /* the target gets the whole frames and the started one as far as it
+     * came, then end of stream when the timeout cuts the direction */
+    size_t n = read_to_end(t, got, sizeof got);
+    cr_expect_eq(n, 9 + 11);
+    close(t);
+    cr_expect(texpect_end(c, T_IO_MS));
+    close(c);
+    cr_expect_eq(tpeer_stop(&s.relay), 0);
+    char *log = tpeer_log(&s.relay);
+    cr_expect_not_null(strstr(log, "\"event\":\"violation\",\"conn\":1,\"dir\":\"client-to-target\","
+                                   "\"error\":\"Timeout\",\"offset\":20,"),
+                       "%s", log);
+    free(log);
+    close(s.lfd);
+}
+
 Test(relay, unreachable_target_ends_the_client_and_is_logged)
 {
     /* a port that was just free: nobody listens there */
