@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,26 @@ Test(relay, slow_frame_is_cut_off_by_message_timeout)
                                    "\"error\":\"Timeout\",\"offset\":20,"),
                        "%s", log);
     free(log);
+    close(s.lfd);
+}
+
+Test(relay, sigterm_closes_quiet_pairs_and_exits_0)
+{
+    setup s;
+    start(&s, 0, "--drain-timeout=20s");
+    int c, t;
+    pair(&s, &c, &t);
+    uint8_t f[9], got[16];
+    tframe(f, "q", 1);
+    twrite(c, f, sizeof f);
+    cr_assert_eq(tread_exact(t, got, sizeof f), 0);
+    kill(s.relay.pid, SIGTERM);
+    /* both sides at a frame boundary: closed at once, far inside the drain limit */
+    cr_expect(texpect_end(c, T_IO_MS));
+    cr_expect(texpect_end(t, T_IO_MS));
+    cr_expect_eq(tpeer_wait(&s.relay, T_IO_MS), 0);
+    close(c);
+    close(t);
     close(s.lfd);
 }
 
