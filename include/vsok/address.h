@@ -77,7 +77,9 @@ vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
  * syntax (so port 0 can be resolved and printed). */
 vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a);
 
-/* Convenience: parse + connect / parse + listen. */
+/* Convenience: parse + connect / parse + listen.  On any failure err gets a
+ * sentence (errno kept): a vsock or fc connect to a port with no listener
+ * says exactly that, since the kernel reports it as ECONNRESET. */
 vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen);
 vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size_t errlen);
 

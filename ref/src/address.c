@@ -1083,13 +1083,40 @@ vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a)
 /* ------------------------------------------------------------------------ */
 /* Convenience                                                               */
 
+/* A sentence for a failed connect or listen, keeping errno.  vsock and
+ * Firecracker answer a port nobody listens on with a reset, not a refusal;
+ * say so, since "Connection reset by peer" reads like a crash. */
+static void explain(const vsok_addr *a, const char *verb, vsok_err e, char *err, size_t errlen)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    int saved = errno;
+    char text[VSOK_ADDR_PATH_MAX + 300];
+    vsok_addr_format(a, text, sizeof(text));
+    if (e == VSOK_E_IO && saved == ECONNRESET && verb[0] == 'c' && a->kind == VSOK_ADDR_VSOCK)
+        snprintf(err, errlen, "nothing is listening on %s: vsock answers a connect to a port without a listener "
+                 "with a reset (ECONNRESET), not a refusal", text);
+    else if (e == VSOK_E_IO && saved == ECONNRESET && verb[0] == 'c' && a->kind == VSOK_ADDR_FC)
+        snprintf(err, errlen, "nothing is listening on guest port %u behind %s: Firecracker closed the "
+                 "connection instead of answering CONNECT", (unsigned)a->port, text);
+    else if (e == VSOK_E_IO)
+        snprintf(err, errlen, "cannot %s %s: %s", verb, text, strerror(saved));
+    else
+        snprintf(err, errlen, "cannot %s %s: %s", verb, text, vsok_strerror(e));
+    errno = saved;
+}
+
 vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen)
 {
     vsok_addr a;
     if (fd_out)
         *fd_out = -1;
     vsok_err e = vsok_addr_parse(&a, text, err, errlen);
-    return e ? e : vsok_addr_connect(&a, timeout_ms, fd_out);
+    if (e != VSOK_OK)
+        return e;
+    if ((e = vsok_addr_connect(&a, timeout_ms, fd_out)) != VSOK_OK)
+        explain(&a, "connect to", e, err, errlen);
+    return e;
 }
 
 vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size_t errlen)
@@ -1098,5 +1125,9 @@ vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size
     if (fd_out)
         *fd_out = -1;
     vsok_err e = vsok_addr_parse(&a, text, err, errlen);
-    return e ? e : vsok_addr_listen(&a, backlog, fd_out);
+    if (e != VSOK_OK)
+        return e;
+    if ((e = vsok_addr_listen(&a, backlog, fd_out)) != VSOK_OK)
+        explain(&a, "listen on", e, err, errlen);
+    return e;
 }
