@@ -438,11 +438,11 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
     /* Survival.  A long-lived server can be taken down by one connection:
      * probe after every hostile or failed case.  In the other roles every
      * connection is a fresh IUT (a crash there shows in its exit status);
-     * a probe after a failure still tells a broken case from an IUT that
-     * cannot echo at all, which would otherwise fail every case slowly. */
+     * a probe after a timeout still tells a slow case from an IUT that
+     * never answers, which would otherwise time out in every case. */
     int probe = x->o->role == VC_ROLE_SERVER
                     ? c->hostile || res->verdict != VC_PASS
-                    : res->verdict == VC_FAIL || res->verdict == VC_ERROR;
+                    : res->timeout || res->verdict == VC_ERROR;
     if (probe && !x->down && res->verdict != VC_SKIP) {
         char why[512];
         int p = vc_iut_probe(x, x->o->timeout_ms, why, sizeof why);
