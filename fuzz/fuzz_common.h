@@ -1,0 +1,252 @@
+/* fuzz_common.h - shared by every vsok fuzz target.
+ *
+ * Header-only (static functions) so each target stays one source file and
+ * fuzz/build.sh can compile it without CMake.
+ *
+ * Input layout of the stream targets (structure-aware, but kind to seeds):
+ *
+ *   [ stream bytes ............ ][ ctl_0 .. ctl_{m-1} ][ L ]
+ *
+ * L (the last byte): m = L & 0x1F control bytes precede it, mode = L >> 5.
+ * Taking the choices from the END keeps a raw VSOK stream from the vector
+ * set meaningful as a seed: its front stays a real stream and the fuzzer's
+ * mutations of the tail only move chunk boundaries.
+ *
+ * A control byte b chooses the size of one chunk (a feed, a read, a write):
+ *   b & 0x80 ? ((b & 0x3F) + 1) KiB : (b & 0x3F) + 1 bytes,
+ * and b & 0x40 is a per-target flag (zero-copy fill, inject EINTR, ...).
+ * The bytes cycle; injected faults only on the first pass, so every run ends.
+ */
+#ifndef VSOK_FUZZ_COMMON_H
+#define VSOK_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vsok/vsok.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The harness's own model code needs no coverage feedback: leaving it
+ * uninstrumented keeps libFuzzer's feature set (and its bookkeeping per
+ * execution) to the library under test. */
+#if defined(__clang__) && __clang_major__ >= 13
+#define FZ_NOCOV __attribute__((no_sanitize("coverage")))
+#else
+#define FZ_NOCOV
+#endif
+
+/* A property failed: say which and abort, which every engine (libFuzzer,
+ * AFL++, the replay driver under ctest) records as a crash. */
+#define FZ_CHECK(cond)                                                                        \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond);     \
+            abort();                                                                          \
+        }                                                                                     \
+    } while (0)
+
+/* Exact-size heap copy so ASan flags a read even one byte past the input
+ * (libFuzzer's own buffer is exact too, but AFL++'s and the replay driver's
+ * are not).  Never returns NULL: malloc(0) is avoided by a 1-byte block
+ * whose size we never report. */
+static inline uint8_t *fz_dup(const uint8_t *data, size_t n)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    FZ_CHECK(p != NULL);
+    if (n)
+        memcpy(p, data, n);
+    return p;
+}
+
+/* An fd poll() always finds both readable and writable: one end of a
+ * socketpair whose peer sent it a byte.  Mock streams use it as poll_fd so
+ * that an injected EAGAIN is waited on (immediately) and retried. */
+#include <sys/socket.h>
+FZ_NOCOV static inline int fz_ready_fd(void)
+{
+    static int sv[2] = {-1, -1};
+    if (sv[0] < 0) {
+        FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        FZ_CHECK(send(sv[1], "x", 1, MSG_NOSIGNAL) == 1);
+    }
+    return sv[0];
+}
+
+/* A socketpair whose sending side may queue a lot, so short streams can be
+ * written in full before the reader starts: no thread, no wake-ups.  The
+ * caller still falls back to a writer thread whenever a send would block. */
+FZ_NOCOV static inline void fz_socketpair(int sv[2])
+{
+    FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    int big = 4 << 20;
+    if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0)
+        (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+}
+
+/* Bytes the sending side of sv can surely queue (half the kernel's figure,
+ * which counts bookkeeping too). */
+FZ_NOCOV static inline size_t fz_sndbuf(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof(v);
+    FZ_CHECK(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &l) == 0);
+    return v > 0 ? (size_t)v / 4 : 0;
+}
+
+/* One heap block reused for every chunk of a run: each chunk is copied so
+ * that it ends exactly at the block's end, so reading even one byte past a
+ * chunk is an ASan report, at the cost of one allocation per run instead of
+ * one per chunk. */
+typedef struct fz_chunkbuf {
+    uint8_t *p;
+    size_t cap;
+} fz_chunkbuf;
+
+FZ_NOCOV static inline uint8_t *fz_chunk(fz_chunkbuf *b, const uint8_t *src, size_t n)
+{
+    if (n > b->cap) {
+        free(b->p);
+        b->cap = n;
+        b->p = malloc(n);
+        FZ_CHECK(b->p != NULL);
+    }
+    uint8_t *dst = b->p + (b->cap - n);
+    if (n)
+        memcpy(dst, src, n);
+    return dst;
+}
+
+typedef struct fz_split {
+    const uint8_t *ctl;
+    size_t nctl;
+    size_t next;   /* index of the next control byte (counts past nctl: cycles) */
+    unsigned mode; /* 0..7 from the last byte */
+} fz_split;
+
+/* Splits data[0..n) into the stream (returned length) and the choices. */
+static inline size_t fz_split_init(fz_split *s, const uint8_t *data, size_t n)
+{
+    memset(s, 0, sizeof(*s));
+    if (n == 0)
+        return 0;
+    size_t m = data[n - 1] & 0x1Fu;
+    if (m > n - 1)
+        m = n - 1;
+    s->mode = data[n - 1] >> 5;
+    s->nctl = m;
+    s->ctl = data + (n - 1 - m);
+    return n - 1 - m;
+}
+
+/* Next choice: *flag receives bit 0x40 of the control byte on the first
+ * pass only (faults never repeat forever); returns the chunk size, or
+ * SIZE_MAX ("everything") when there are no control bytes. */
+static inline size_t fz_split_next(fz_split *s, int *flag, uint8_t *raw)
+{
+    if (flag)
+        *flag = 0;
+    if (raw)
+        *raw = 0;
+    if (s->nctl == 0)
+        return SIZE_MAX;
+    uint8_t b = s->ctl[s->next % s->nctl];
+    if (flag && s->next < s->nctl)
+        *flag = (b & 0x40) != 0;
+    if (raw)
+        *raw = b;
+    s->next++;
+    return (b & 0x80) ? ((size_t)(b & 0x3F) + 1) * 1024 : (size_t)(b & 0x3F) + 1;
+}
+
+/* Maximum payload chosen by the mode bits (0 = the protocol maximum). */
+static inline size_t fz_max_payload(unsigned mode)
+{
+    static const size_t table[8] = {0, 1, 7, 255, 4096, 65536, 1048575, 1048576};
+    return table[mode & 7];
+}
+
+/* The messages the one-shot decoder sees: the oracle the others must match. */
+typedef struct fz_msgs {
+    struct { const uint8_t *data; size_t len; uint64_t offset; } *v;
+    size_t n, cap;
+} fz_msgs;
+
+FZ_NOCOV static inline int fz_msgs_add(void *ctx, const vsok_msg *m)
+{
+    fz_msgs *ms = ctx;
+    if (ms->n == ms->cap) {
+        size_t cap = ms->cap ? ms->cap * 2 : 16;
+        void *nv = realloc(ms->v, cap * sizeof(*ms->v));
+        FZ_CHECK(nv != NULL);
+        ms->v = nv;
+        ms->cap = cap;
+    }
+    ms->v[ms->n].data = m->data;
+    ms->v[ms->n].len = m->len;
+    ms->v[ms->n].offset = m->offset;
+    ms->n++;
+    return 0;
+}
+
+/* The oracle result for a whole stream. */
+typedef struct fz_oracle {
+    fz_msgs msgs;
+    vsok_err end;     /* VSOK_E_EOF or the error */
+    uint64_t end_off; /* where it was detected */
+} fz_oracle;
+
+/* Runs the one-shot decoder and checks each message against the bytes
+ * themselves: a valid header announcing exactly len, payload right after. */
+FZ_NOCOV static inline void fz_oracle_run(fz_oracle *o, const uint8_t *buf, size_t n, size_t max_payload)
+{
+    memset(o, 0, sizeof(*o));
+    o->end = vsok_decode_all(buf, n, max_payload, fz_msgs_add, &o->msgs, &o->end_off);
+    FZ_CHECK(o->end != VSOK_OK && o->end != VSOK_E_INVAL);
+    uint64_t expect_off = 0;
+    size_t max = max_payload ? max_payload : VSOK_MAX_PAYLOAD;
+    for (size_t i = 0; i < o->msgs.n; i++) {
+        FZ_CHECK(o->msgs.v[i].offset == expect_off);
+        FZ_CHECK(o->msgs.v[i].len >= 1 && o->msgs.v[i].len <= max);
+        FZ_CHECK(o->msgs.v[i].data == buf + expect_off + VSOK_HEADER_SIZE);
+        uint32_t plen = 0;
+        FZ_CHECK(vsok_header_decode(buf + expect_off, &plen) == VSOK_OK);
+        FZ_CHECK(plen == o->msgs.v[i].len);
+        expect_off += VSOK_HEADER_SIZE + o->msgs.v[i].len;
+    }
+    FZ_CHECK(expect_off <= n);
+    /* Where the stream stopped being valid follows the project's offset rule. */
+    switch (o->end) {
+    case VSOK_E_EOF:
+        FZ_CHECK(expect_off == n && o->end_off == n);
+        break;
+    case VSOK_E_TRUNCATED:
+        FZ_CHECK(o->end_off == n && n > expect_off);
+        break;
+    case VSOK_E_MAGIC:
+        FZ_CHECK(o->end_off >= expect_off && o->end_off < expect_off + VSOK_MAGIC_SIZE);
+        FZ_CHECK(o->end_off < n);
+        FZ_CHECK(buf[o->end_off] != (uint8_t)VSOK_MAGIC[o->end_off - expect_off]);
+        break;
+    case VSOK_E_LENGTH:
+    case VSOK_E_TOO_LARGE:
+        FZ_CHECK(o->end_off == expect_off + VSOK_LENGTH_OFFSET);
+        FZ_CHECK(expect_off + VSOK_HEADER_SIZE <= n);
+        {
+            const uint8_t *h = buf + expect_off;
+            uint32_t field = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+            FZ_CHECK(memcmp(h, VSOK_MAGIC, VSOK_MAGIC_SIZE) == 0);
+            FZ_CHECK(o->end == VSOK_E_LENGTH ? field == 0 : field > max);
+        }
+        break;
+    default:
+        FZ_CHECK(!"unexpected one-shot result");
+    }
+}
+
+static inline void fz_oracle_free(fz_oracle *o) { free(o->msgs.v); }
+
+#endif

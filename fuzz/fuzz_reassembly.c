@@ -1,0 +1,197 @@
+/* fuzz_reassembly - the push decoder, fed at fuzzer-chosen chunk boundaries,
+ * must agree with the independent one-shot decoder on every message (offset,
+ * length, bytes), on the final outcome and on its offset; errors must be
+ * sticky; memory must follow the bytes received, never the bytes announced.
+ *
+ * Input layout: see fuzz_common.h (stream, then split choices, then a
+ * last byte whose top 3 bits pick the decoder's maximum payload).  A control
+ * byte's 0x40 flag means: fill through prepare/commit when inside a payload,
+ * or trim the idle buffer when between frames. */
+#include "fuzz_common.h"
+
+typedef struct run {
+    vsok_decoder *d;
+    const fz_oracle *o;
+    size_t base_mem;   /* struct alone */
+    size_t allowance;  /* largest buffer the bytes so far justify */
+    size_t nmsg;       /* messages delivered */
+    uint64_t last_end; /* end offset of the last delivered frame */
+    fz_chunkbuf cb;    /* where each chunk is fed from */
+} run;
+
+FZ_NOCOV static void got_msg(run *r, const vsok_msg *m, uint64_t now)
+{
+    FZ_CHECK(r->nmsg < r->o->msgs.n);
+    FZ_CHECK(m->offset == r->o->msgs.v[r->nmsg].offset);
+    FZ_CHECK(m->len == r->o->msgs.v[r->nmsg].len);
+    FZ_CHECK(memcmp(m->data, r->o->msgs.v[r->nmsg].data, m->len) == 0);
+    FZ_CHECK(now == m->offset + VSOK_HEADER_SIZE + m->len);
+    /* A message completes the frame: nothing partial may be held. */
+    FZ_CHECK(vsok_decoder_at_boundary(r->d));
+    FZ_CHECK(vsok_decoder_pending_length(r->d) == 0);
+    /* The frame may have been copied in this very call: up to its length. */
+    if (m->len > r->allowance)
+        r->allowance = m->len;
+    FZ_CHECK(vsok_decoder_memory(r->d) <= r->base_mem + r->allowance);
+    r->nmsg++;
+    r->last_end = now;
+}
+
+/* Memory follows what arrived: for the frame in progress at most twice the
+ * payload received plus one 64 KiB fill window (doubled too: prepare's
+ * window grows the buffer geometrically), never above its length; an idle
+ * buffer kept from an earlier frame is bounded the same way then.  So a
+ * peer announcing 1 MiB and sending nothing costs at most the window. */
+FZ_NOCOV static void check_memory(run *r)
+{
+    uint32_t pending = vsok_decoder_pending_length(r->d);
+    if (pending > 0) {
+        uint64_t recv = vsok_decoder_offset(r->d) - r->last_end - VSOK_HEADER_SIZE;
+        FZ_CHECK(recv < pending);
+        uint64_t allow = 2 * (recv + VSOK_CHUNK_SIZE);
+        if (allow > pending)
+            allow = pending;
+        if (allow > r->allowance)
+            r->allowance = (size_t)allow;
+    }
+    FZ_CHECK(vsok_decoder_memory(r->d) <= r->base_mem + r->allowance);
+}
+
+/* Feeds stream[0..n) as sp dictates; returns the final outcome. */
+FZ_NOCOV static void run_push(run *r, const uint8_t *stream, size_t n, fz_split *sp)
+{
+    size_t pos = 0;
+    vsok_err err = VSOK_OK;
+    vsok_msg m;
+    while (pos < n && err == VSOK_OK) {
+        int flag = 0;
+        size_t chunk = fz_split_next(sp, &flag, NULL);
+        if (chunk > n - pos)
+            chunk = n - pos;
+        if (flag && vsok_decoder_at_boundary(r->d)) {
+            vsok_decoder_trim(r->d);
+            FZ_CHECK(vsok_decoder_memory(r->d) == r->base_mem);
+            r->allowance = 0;
+        }
+        size_t room = 0;
+        uint8_t *fill = flag ? vsok_decoder_prepare(r->d, &room) : NULL;
+        if (fill != NULL) {
+            /* Zero-copy path: only ever inside a payload, never past it. */
+            uint32_t pending = vsok_decoder_pending_length(r->d);
+            uint64_t recv = vsok_decoder_offset(r->d) - r->last_end - VSOK_HEADER_SIZE;
+            FZ_CHECK(pending > 0 && room > 0 && room <= pending - recv);
+            size_t k = chunk < room ? chunk : room;
+            memcpy(fill, stream + pos, k);
+            check_memory(r);
+            FZ_CHECK(vsok_decoder_commit(r->d, room + 1, &m) == VSOK_E_INVAL);
+            vsok_err c = vsok_decoder_commit(r->d, k, &m);
+            pos += k;
+            FZ_CHECK(vsok_decoder_offset(r->d) == pos);
+            if (c == VSOK_OK)
+                got_msg(r, &m, pos);
+            else
+                FZ_CHECK(c == VSOK_E_AGAIN && recv + k < pending);
+            check_memory(r);
+            continue;
+        }
+        FZ_CHECK(room == 0);
+        /* Each chunk flush against the end of a heap block: ASan sees any
+         * over-read. */
+        uint8_t *blk = fz_chunk(&r->cb, stream + pos, chunk);
+        size_t off = 0;
+        while (off < chunk) {
+            size_t used = (size_t)-1;
+            vsok_err e = vsok_decoder_feed(r->d, blk + off, chunk - off, &used, &m);
+            FZ_CHECK(used <= chunk - off);
+            off += used;
+            FZ_CHECK(vsok_decoder_offset(r->d) == pos + off);
+            if (e == VSOK_OK) {
+                FZ_CHECK(used > 0);
+                got_msg(r, &m, pos + off);
+            } else if (e == VSOK_E_AGAIN) {
+                FZ_CHECK(off == chunk);
+            } else {
+                err = e;
+                break;
+            }
+            check_memory(r);
+        }
+        pos += off;
+    }
+
+    const fz_oracle *o = r->o;
+    if (err != VSOK_OK) {
+        /* A protocol error, at the oracle's offset, after all its messages. */
+        FZ_CHECK(err == o->end);
+        FZ_CHECK(vsok_decoder_error(r->d) == err);
+        FZ_CHECK(vsok_decoder_error_offset(r->d) == o->end_off);
+        FZ_CHECK(vsok_decoder_offset(r->d) > o->end_off);
+        FZ_CHECK(vsok_decoder_offset(r->d) <= o->end_off + VSOK_HEADER_SIZE);
+        size_t used = 1;
+        FZ_CHECK(vsok_decoder_feed(r->d, stream, n, &used, &m) == err && used == 0);
+    }
+    FZ_CHECK(r->nmsg == o->msgs.n);
+    vsok_err fin = vsok_decoder_finish(r->d);
+    FZ_CHECK(fin == o->end);
+    FZ_CHECK(vsok_decoder_error_offset(r->d) == o->end_off);
+    /* Sticky: asking again, or feeding more, changes nothing. */
+    FZ_CHECK(vsok_decoder_finish(r->d) == fin);
+    size_t used = 1;
+    FZ_CHECK(vsok_decoder_feed(r->d, stream, n, &used, &m) == fin && used == 0);
+    FZ_CHECK(vsok_decoder_prepare(r->d, &used) == NULL && used == 0);
+}
+
+typedef struct stop_ctx {
+    fz_msgs seen;
+    size_t stop;
+} stop_ctx;
+
+FZ_NOCOV static int stop_after(void *ctx, const vsok_msg *m)
+{
+    stop_ctx *c = ctx;
+    fz_msgs_add(&c->seen, m);
+    return c->seen.n > c->stop;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *in = fz_dup(data, size);
+    fz_split sp;
+    size_t n = fz_split_init(&sp, in, size);
+    size_t max = fz_max_payload(sp.mode);
+    uint8_t *stream = fz_dup(in, n);
+
+    fz_oracle o;
+    fz_oracle_run(&o, stream, n, max);
+
+    vsok_decoder *d = vsok_decoder_new(max);
+    FZ_CHECK(d != NULL);
+    run r = {.d = d, .o = &o, .base_mem = vsok_decoder_memory(d)};
+    run_push(&r, stream, n, &sp);
+    free(r.cb.p);
+
+    /* After reset the same decoder, fed everything at once, agrees again:
+     * nothing of the first run (sticky error, offsets, buffer) survives. */
+    vsok_decoder_reset(d);
+    FZ_CHECK(vsok_decoder_memory(d) == r.base_mem);
+    FZ_CHECK(vsok_decoder_offset(d) == 0 && vsok_decoder_error(d) == VSOK_OK);
+    fz_split whole;
+    fz_split_init(&whole, NULL, 0);
+    run r2 = {.d = d, .o = &o, .base_mem = r.base_mem};
+    run_push(&r2, stream, n, &whole);
+    free(r2.cb.p);
+    vsok_decoder_free(d);
+
+    /* Early stop: the callback's non-zero return ends decoding with OK. */
+    if (o.msgs.n > 0) {
+        stop_ctx c = {.stop = in[0] % o.msgs.n};
+        vsok_err e = vsok_decode_all(stream, n, max, stop_after, &c, NULL);
+        FZ_CHECK(e == VSOK_OK && c.seen.n == c.stop + 1);
+        free(c.seen.v);
+    }
+
+    fz_oracle_free(&o);
+    free(stream);
+    free(in);
+    return 0;
+}
