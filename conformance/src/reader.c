@@ -270,12 +270,13 @@ void vc_reader_hexdump(const vc_reader *r, char *out, size_t len)
     size_t before = (size_t)(d - start);
     uint8_t owed[8 + VC_WINDOW], seen[8 + VC_WINDOW];
     size_t nowed = 0, nseen = 0;
-    for (uint64_t o = start; o < r->total && nowed < sizeof owed; o++)
+    size_t cap = before + 16; /* one short line each */
+    for (uint64_t o = start; o < r->total && nowed < cap; o++)
         owed[nowed++] = vc_reader_owed_byte(r, o);
     /* the bytes before the difference matched, so they are the owed ones */
     for (size_t i = 0; i < before; i++)
-        seen[nseen++] = owed[i];
-    for (size_t i = 0; i < r->nwindow && nseen < sizeof seen; i++)
+        seen[nseen++] = vc_reader_owed_byte(r, start + i);
+    for (size_t i = 0; i < r->nwindow && nseen < cap; i++)
         seen[nseen++] = r->window[i];
 
     char l1[256], l2[256];
@@ -290,7 +291,11 @@ void vc_reader_hexdump(const vc_reader *r, char *out, size_t len)
     caret[col] = '^';
     caret[col + 1] = '^';
     caret[col + 2] = 0;
-    snprintf(out, len, "owed %s%s\nseen %s%s\n%s",
-             l1, nowed ? "" : "(nothing more owed)", l2,
-             nseen ? "" : "(nothing)", caret);
+    if (!nowed)
+        snprintf(l1, sizeof l1, "%08llx   (nothing: the stream should end here)",
+                 (unsigned long long)start);
+    if (!nseen)
+        snprintf(l2, sizeof l2, "%08llx   (nothing: the stream ended here)",
+                 (unsigned long long)start);
+    snprintf(out, len, "owed %s\nseen %s\n%s", l1, l2, caret);
 }

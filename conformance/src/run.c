@@ -98,11 +98,27 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
         explain(res, rd);
         if (c->expect == VC_X_CLOSE) {
             verdict(res, VC_FAIL, "VSOK-CLOSE-ON-ERROR");
-            set(&res->expected,
-                vc_printf("%s at offset %llu: the echoes of the %zu frame%s before it (%llu bytes), "
-                          "nothing more, then a close",
-                          c->error_name, (unsigned long long)c->error_offset, c->nowed,
-                          c->nowed == 1 ? "" : "s", (unsigned long long)owed));
+            if (c->nowed)
+                set(&res->expected,
+                    vc_printf("%s at offset %llu: the echoes of the %zu frame%s before it (%llu "
+                              "bytes), nothing more, then a close",
+                              c->error_name, (unsigned long long)c->error_offset, c->nowed,
+                              c->nowed == 1 ? "" : "s", (unsigned long long)owed));
+            else
+                set(&res->expected, vc_printf("%s at offset %llu: no echo at all, then a close",
+                                              c->error_name, (unsigned long long)c->error_offset));
+            /* Is the excess a copy of what the runner sent after the last
+             * good frame, i.e. the offending frame itself? */
+            uint64_t fs = 0;
+            for (size_t i = 0; i < c->nowed; i++)
+                fs += 8 + c->owed[i].len;
+            size_t n = rd->nwindow;
+            if (fs < c->input_len && n > c->input_len - fs)
+                n = (size_t)(c->input_len - fs);
+            if (n >= 4 && memcmp(rd->window, c->input + fs, n) == 0)
+                set(&res->actual, vc_printf("%s: a copy of the bytes the runner sent from offset %llu "
+                                            "on, the invalid frame itself",
+                                            res->actual, (unsigned long long)fs));
         } else {
             verdict(res, VC_FAIL, "VSOK-FRAME");
         }
@@ -158,7 +174,7 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
                       c->error_name, (unsigned long long)c->error_offset, T));
         set(&res->actual,
             vc_printf("Timeout: the connection was still open %d ms after the runner wrote %llu "
-                      "bytes (%s); %llu bytes echoed, all owed%s",
+                      "bytes (%s); %llu bytes echoed, as owed%s",
                       waited, (unsigned long long)t->sent,
                       c->end == VC_END_STALL ? "its write side left open" : "then a half-close",
                       (unsigned long long)rd->received,
