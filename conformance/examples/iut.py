@@ -5,7 +5,7 @@ exec role:   vsok-conform --target 'exec:python3 iut.py'
 server role: python3 iut.py tcp:127.0.0.1:7000 &   vsok-conform --target tcp:127.0.0.1:7000
              (also unix:PATH; port 0 picks a free port; the bound address is printed on stdout)
 """
-import os, socketserver, sys
+import os, socket, socketserver, sys
 
 MAX = 1 << 20  # payload length 1..1 MiB inclusive
 
@@ -49,10 +49,18 @@ def write_fd(fd, data):
 
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
+        sock = self.request
         try:
-            serve(self.request.recv, self.request.sendall)
+            if serve(sock.recv, sock.sendall):
+                # Close gracefully: on TCP, closing with unread input sends RST,
+                # which can destroy echoes still in flight.  FIN first, then
+                # discard what the peer still sends, for at most 2 s.
+                sock.shutdown(socket.SHUT_WR)
+                sock.settimeout(2)
+                while sock.recv(65536):
+                    pass
         except OSError:
-            pass  # peer reset: nothing to echo to
+            pass  # reset or timed out: nothing more to do
 
 
 def main(argv):

@@ -5,6 +5,7 @@ certify a correct IUT (the examples, the "none" mutant).
 
   test_mutants.py --conform BIN --mutant-bin BIN --table mutants.txt MUTANT ROLE
   test_mutants.py --conform BIN --certify ROLE --command 'COMMAND' [--full]
+  test_mutants.py --check-readme conformance/README.md
 
 ROLE is server, client or exec.  For a mutant, the expectation comes from its
 line in mutants.txt: FAIL (exit 1 and a FAIL on one of the listed cases whose
@@ -195,9 +196,37 @@ def check_mutant(rc, report, exp, name, role):
     return 0
 
 
+def check_readme(path):
+    """Every code block of the README that starts with a "from examples/FILE"
+    comment must appear verbatim in that file, so the documented examples are
+    the certified ones."""
+    base = os.path.dirname(os.path.abspath(path))
+    with open(path) as f:
+        text = f.read()
+    blocks = text.split("```")[1::2]
+    checked = 0
+    for block in blocks:
+        lines = block.split("\n")[1:]  # drop the language tag
+        first = lines[0].strip() if lines else ""
+        for prefix, suffix in (("# from ", ""), ("/* from ", " */")):
+            if first.startswith(prefix) and first.endswith(suffix):
+                name = first[len(prefix):len(first) - len(suffix)]
+                body = "\n".join(lines[1:]).strip("\n")
+                with open(os.path.join(base, name)) as src:
+                    if body not in src.read():
+                        print(f"FAILED: the README's excerpt of {name} is not in {name}:\n{body}")
+                        return 1
+                checked += 1
+    if checked == 0:
+        print(f"FAILED: no 'from examples/...' excerpt found in {path}")
+        return 1
+    print(f"ok: {checked} README excerpts match their example files")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--conform", required=True)
+    ap.add_argument("--conform")
     ap.add_argument("--mutant-bin")
     ap.add_argument("--table")
     ap.add_argument("--certify", choices=("server", "client", "exec"))
@@ -205,8 +234,14 @@ def main():
     ap.add_argument("--full", action="store_true", help="include the vector set's cases")
     ap.add_argument("mutant", nargs="?")
     ap.add_argument("role", nargs="?", choices=("server", "client", "exec"))
+    ap.add_argument("--check-readme", metavar="README",
+                    help="check that the README's example excerpts match the example files")
     a = ap.parse_args()
+    if a.check_readme:
+        return check_readme(a.check_readme)
 
+    if not a.conform:
+        ap.error("--conform BIN is required")
     with tempfile.TemporaryDirectory(prefix="vsok-mutant-") as workdir:
         if a.certify:
             if not a.command:
