@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -439,6 +440,14 @@ Test(echo, thousand_idle_connections_stay_small)
     tpeer_start(&p, "listen", listen_addr(1, addr, sizeof addr), NULL);
     enum { N = 1000 };
     static int fds[N];
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < N + 64 && rl.rlim_max >= N + 64) {
+        rl.rlim_cur = rl.rlim_max;
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    if (rl.rlim_cur < N + 64)
+        cr_skip_test("RLIMIT_NOFILE hard limit %llu is below %d", (unsigned long long)rl.rlim_max, N + 64);
     for (int i = 0; i < N; i++) {
         fds[i] = tconnect(p.addr);
         cr_assert_eq(vsok_write_message(fds[i], "ping", 4), VSOK_OK);
