@@ -159,6 +159,8 @@ typedef struct vc_ctx {
 
 /* iut.c */
 int vc_iut_start(vc_ctx *x, char *err, size_t errlen);
+/* SIGINT/SIGTERM/SIGHUP kill the spawned process groups, then the runner. */
+void vc_iut_signals(void);
 void vc_iut_stop(vc_ctx *x);
 /* 0 on success; -1 with a sentence in err.  *refused set when the IUT is
  * simply not there (connection refused, no such socket, no client). */

@@ -35,6 +35,40 @@ static const char *exec_prefix(const char *cmd)
     return strpbrk(cmd, ";&|()\n`") ? "" : "exec ";
 }
 
+/* Spawned process groups still alive, so an interrupted run kills them
+ * (by their ids) instead of leaving a silent IUT behind. */
+#define MAX_LIVE 16
+static volatile sig_atomic_t live[MAX_LIVE];
+
+static void track(pid_t pid, int on)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (on ? live[i] == 0 : live[i] == pid) {
+            live[i] = on ? pid : 0;
+            return;
+        }
+}
+
+static void on_signal(int sig)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] > 0)
+            kill(-(pid_t)live[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void vc_iut_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 static pid_t spawn(const char *cmd, int stdio_fd, int verbose)
 {
     char *line = vc_printf("%s%s", exec_prefix(cmd), cmd);
@@ -46,6 +80,9 @@ static pid_t spawn(const char *cmd, int stdio_fd, int verbose)
     if (pid == 0) {
         setpgid(0, 0);
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -65,6 +102,7 @@ static pid_t spawn(const char *cmd, int stdio_fd, int verbose)
     }
     free(line);
     setpgid(pid, pid); /* also in the parent: no race with the kill below */
+    track(pid, 1);
     return pid;
 }
 
@@ -92,6 +130,7 @@ static void reap(vc_conn *c, int grace_ms)
     while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR) {
     }
     c->reaped = 1;
+    track(c->pid, 0);
 }
 
 int vc_iut_start(vc_ctx *x, char *err, size_t errlen)
@@ -210,7 +249,10 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
         vsok_err e = vsok_connect(o->target, left > 0 ? (int)left : 1, &c->fd, err, errlen);
         if (e != VSOK_OK) {
             int en = errno;
-            *refused = e == VSOK_E_IO && (en == ECONNREFUSED || en == ENOENT || en == ECONNRESET);
+            /* gone, or so wedged it no longer accepts: either way the
+             * rest of the run cannot reach it */
+            *refused = e == VSOK_E_TIMEOUT ||
+                       (e == VSOK_E_IO && (en == ECONNREFUSED || en == ENOENT || en == ECONNRESET));
             if (!err[0])
                 snprintf(err, errlen, "cannot connect to %s: %s (%s)", o->target, vsok_errname(e),
                          e == VSOK_E_IO ? strerror(en) : vsok_strerror(e));

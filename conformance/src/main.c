@@ -338,6 +338,7 @@ int main(int argc, char **argv)
     if (o.color < 0)
         o.color = !o.tap && isatty(1) && !getenv("NO_COLOR");
     signal(SIGPIPE, SIG_IGN);
+    vc_iut_signals();
 
     if (vc_iut_start(&x, err, sizeof err) != 0) {
         fprintf(stderr, "vsok-conform: %s\n", err);
