@@ -13,6 +13,8 @@
  * bounded in time. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -54,7 +56,7 @@ typedef struct rconn {
     size_t off, len;
 } rconn;
 
-static void raw_echo_main(int lfd)
+static void raw_echo_main(int lfd, int tcp)
 {
     int ep = epoll_create1(0);
     uint8_t *buf = malloc(RAW_BUF);
@@ -69,6 +71,10 @@ static void raw_echo_main(int lfd)
             if (!c) {
                 int fd;
                 while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    if (tcp) { /* as vsok-peer does: same transport settings */
+                        int one = 1;
+                        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    }
                     c = calloc(1, sizeof *c);
                     c->fd = fd;
                     struct epoll_event e2 = {.events = EPOLLIN, .data.ptr = c};
@@ -147,7 +153,7 @@ static void start_raw(server *s, int tcp)
     if (s->pid < 0)
         die("fork");
     if (s->pid == 0) {
-        raw_echo_main(lfd);
+        raw_echo_main(lfd, tcp);
         _exit(0);
     }
     close(lfd);
@@ -383,7 +389,8 @@ int main(int argc, char **argv)
 {
     const char *bin = NULL;
     double secs = 0.6;
-    int reps = 5, nconn = 10000;
+    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0;
+    long only_size = 0, only_conns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             secs = 0.3;
@@ -392,13 +399,23 @@ int main(int argc, char **argv)
             bin = argv[++i];
         } else if (!strcmp(argv[i], "--conns") && i + 1 < argc) {
             nconn = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--cell") && i + 3 < argc) {
+            /* one throughput cell only, e.g. --cell tcp 65536 1 (for profiling) */
+            only_tcp = !strcmp(argv[++i], "tcp");
+            only_size = atol(argv[++i]);
+            only_conns = atol(argv[++i]);
+            skip_mem = 1;
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+            reps = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--conns N]\n");
+            fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
+                            " [--cell tcp|unix SIZE CONNS]\n");
             return 2;
         }
     }
     if (!bin) {
-        fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--conns N]\n");
+        fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
+                            " [--cell tcp|unix SIZE CONNS]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -421,6 +438,9 @@ int main(int argc, char **argv)
     for (int tcp = 1; tcp >= 0; tcp--) {
         for (size_t si = 0; si < 2; si++) {
             for (size_t ci = 0; ci < 2; ci++) {
+                if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != sizes[si] ||
+                                      only_conns != conns[ci]))
+                    continue;
                 double raw = 0, rawmb = 0, peer = 0, peermb = 0, rawcpu = 0, peercpu = 0;
                 for (int r = 0; r < reps; r++) {
                     server s;
@@ -459,7 +479,8 @@ int main(int argc, char **argv)
            "divides bytes echoed by the CPU time each server used, which other load on the machine\n"
            "disturbs far less than wall-clock throughput.\n",
            reps);
-    misses += idle_memory(bin, nconn);
+    if (!skip_mem)
+        misses += idle_memory(bin, nconn);
     printf("\nbench_peer: %d target(s) missed\n", misses);
     return 0;
 }

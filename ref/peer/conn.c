@@ -184,28 +184,68 @@ static void deliver(loop *L, conn *c, const vsok_msg *m, size_t rb_len)
     stage_flush(L, c);
 }
 
+/* Decodes the n bytes in the shared buffer.  Whole frames that arrived
+ * back to back are gathered into one span and staged once. */
 static void process(loop *L, conn *c, size_t n)
 {
-    size_t off = 0;
+    const uint8_t *rb = L->rbuf;
+    const int echo = L->o->mode == MODE_ECHO;
+    const uint8_t *run = NULL;
+    size_t run_len = 0, off = 0;
+    uint64_t msgs = 0;
     int stuck = 0;
     while (off < n && !c->dead) {
         size_t used = 0;
         vsok_msg m;
-        vsok_err err = vsok_decoder_feed(c->dec, L->rbuf + off, n - off, &used, &m);
+        vsok_err err = vsok_decoder_feed(c->dec, rb + off, n - off, &used, &m);
         off += used;
         if (err == VSOK_OK) {
-            deliver(L, c, &m, n);
             if (used == 0 && ++stuck > 1)
                 break; /* decoder made no progress twice: do not spin */
+            msgs++;
+            if (!echo)
+                continue;
+            uintptr_t d = (uintptr_t)m.data;
+            if (d >= (uintptr_t)rb + VSOK_HEADER_SIZE && d + m.len <= (uintptr_t)rb + n &&
+                memcmp(m.data - VSOK_HEADER_SIZE, VSOK_MAGIC, VSOK_MAGIC_SIZE) == 0) {
+                /* whole frame in the shared buffer: its bytes are its echo */
+                const uint8_t *f = m.data - VSOK_HEADER_SIZE;
+                if (run && run + run_len == f) {
+                    run_len += VSOK_HEADER_SIZE + m.len;
+                } else {
+                    if (run)
+                        stage(L, c, run, run_len);
+                    run = f;
+                    run_len = VSOK_HEADER_SIZE + m.len;
+                }
+                continue;
+            }
+            if (run)
+                stage(L, c, run, run_len);
+            run = NULL;
+            c->msgs += msgs - 1; /* deliver() counts this one */
+            g_stats.msgs_in += msgs - 1;
+            g_stats.msgs_out += msgs - 1;
+            msgs = 0;
+            deliver(L, c, &m, 0);
             continue;
         }
         if (err == VSOK_E_AGAIN)
             break;
+        if (run)
+            stage(L, c, run, run_len);
+        run = NULL;
         stage_flush(L, c); /* echoes of the messages before the bad one */
         uint64_t at = c->off_base + vsok_decoder_error_offset(c->dec);
         conn_fail(L, c, err, at, err == VSOK_E_NOMEM ? "allocation" : "frame");
-        return;
+        break;
     }
+    if (run)
+        stage(L, c, run, run_len);
+    c->msgs += msgs;
+    g_stats.msgs_in += msgs;
+    if (echo)
+        g_stats.msgs_out += msgs;
     stage_flush(L, c);
 }
 
