@@ -160,23 +160,15 @@ static void stage(loop *L, conn *c, const uint8_t *p, size_t n)
     L->staged += n;
 }
 
-/* m is valid until the next decoder call; rb_len is what the shared buffer
- * holds (0 when m came from prepare/commit). */
-static void deliver(loop *L, conn *c, const vsok_msg *m, size_t rb_len)
+/* A message served from the decoder's own buffer (it straddled reads): m is
+ * gone at the next decoder call, so its echo is written (or queued) now. */
+static void deliver_owned(loop *L, conn *c, const vsok_msg *m)
 {
     g_stats.msgs_in++;
     c->msgs++;
     if (L->o->mode != MODE_ECHO)
         return;
-    uintptr_t d = (uintptr_t)m->data, rb = (uintptr_t)L->rbuf;
     g_stats.msgs_out++;
-    if (rb_len && d >= rb + VSOK_HEADER_SIZE && d + m->len <= rb + rb_len &&
-        memcmp(m->data - VSOK_HEADER_SIZE, VSOK_MAGIC, VSOK_MAGIC_SIZE) == 0) {
-        /* whole frame in the shared buffer: its bytes are its echo */
-        stage(L, c, m->data - VSOK_HEADER_SIZE, m->len + VSOK_HEADER_SIZE);
-        return;
-    }
-    /* in the decoder's buffer: gone at the next decoder call, so send now */
     if (vsok_header_encode(L->hdr, m->len) != VSOK_OK)
         return; /* cannot happen: the decoder checked the length */
     stage(L, c, L->hdr, VSOK_HEADER_SIZE);
@@ -223,11 +215,8 @@ static void process(loop *L, conn *c, size_t n)
             if (run)
                 stage(L, c, run, run_len);
             run = NULL;
-            c->msgs += msgs - 1; /* deliver() counts this one */
-            g_stats.msgs_in += msgs - 1;
-            g_stats.msgs_out += msgs - 1;
-            msgs = 0;
-            deliver(L, c, &m, 0);
+            msgs--; /* deliver_owned counts this one */
+            deliver_owned(L, c, &m);
             continue;
         }
         if (err == VSOK_E_AGAIN)
@@ -294,8 +283,7 @@ static void on_readable(loop *L, conn *c)
                     c->bytes_in += (size_t)n;
                     c->t_rx = L->now;
                     if (vsok_decoder_commit(c->dec, (size_t)n, &m) == VSOK_OK) {
-                        deliver(L, c, &m, 0);
-                        stage_flush(L, c);
+                        deliver_owned(L, c, &m);
                     }
                 }
             } else {
