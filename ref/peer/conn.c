@@ -1,7 +1,7 @@
 /* conn.c - one accepted (or connected) VSOK connection in echo, sink or
  * source mode.
  *
- * Read path: bytes land in the loop's shared 64 KiB buffer and go through the
+ * Read path: bytes land in the loop's shared 256 KiB buffer and go through the
  * connection's push decoder; a large payload already under way is read
  * straight into the decoder's buffer (prepare/commit).  Echo: a frame that
  * arrived whole inside the shared buffer is sent back from there - the bytes

@@ -6,7 +6,7 @@
  * frame before the bad one, and nothing of the bad one (unless
  * --keep-going).  Each direction ends with a half-close when its source
  * does.  Back-pressure: a direction whose destination will not take bytes
- * stops reading its source; at most one read (64 KiB) is buffered per
+ * stops reading its source; at most one read (256 KiB) is buffered per
  * direction.
  *
  * The connection to a tcp: or vsock: target is non-blocking (bounded by
