@@ -200,8 +200,7 @@ int loop_listen(loop *L, const char *text)
     L->lst_tcp = a.kind == VSOK_ADDR_TCP;
     if (a.kind == VSOK_ADDR_UNIX && !a.abstract)
         snprintf(L->lst_unlink, sizeof L->lst_unlink, "%s", a.path);
-    uint32_t cur = 0;
-    if (loop_watch(L, &L->lst, &cur, EPOLLIN) != 0)
+    if (loop_watch(L, &L->lst, &L->lst_events, EPOLLIN) != 0)
         return EXIT_SETUP;
     return peer_announce(L->o, fd) == 0 ? EXIT_OK : EXIT_SETUP;
 }
@@ -257,12 +256,20 @@ static void on_accept(loop *L)
                  * queue and refuse it; otherwise epoll would wake us forever */
                 close(L->spare_fd);
                 int x = accept4(L->lst.fd, NULL, NULL, SOCK_CLOEXEC);
-                refuse(L, x, "descriptors");
+                int drained = x < 0; /* EMFILE comes before the queue is looked at */
+                if (x >= 0)
+                    refuse(L, x, "descriptors");
                 L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (drained)
+                    return;
                 continue;
             }
+            /* no spare descriptor (or another error): stop accepting until the
+             * next sweep rather than spin on a listener that stays readable */
             char q[200];
-            plog(LOG_ERROR, "accept", "error=%s", log_q(q, sizeof q, strerror(errno)));
+            plog(LOG_ERROR, "accept", "error=%s action=pause", log_q(q, sizeof q, strerror(errno)));
+            if (loop_watch(L, &L->lst, &L->lst_events, 0) == 0)
+                L->accept_paused = 1;
             return;
         }
         if (L->stopping) {
@@ -311,6 +318,12 @@ static void on_signal(loop *L)
 
 static void sweep(loop *L)
 {
+    if (L->accept_paused && L->lst.fd >= 0) {
+        if (L->spare_fd < 0)
+            L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (loop_watch(L, &L->lst, &L->lst_events, EPOLLIN) == 0)
+            L->accept_paused = 0;
+    }
     for (conn *c = L->conns, *n; c; c = n) {
         n = next_conn(c);
         conn_sweep(L, c);

@@ -59,6 +59,8 @@ typedef struct loop {
     int epfd;
     ev sig;
     ev lst;                 /* lst.fd < 0: not listening */
+    uint32_t lst_events;
+    int accept_paused;      /* out of descriptors with no spare: retried each sweep */
     char lst_unlink[VSOK_ADDR_PATH_MAX]; /* socket file to remove at exit */
     int is_relay;
     vsok_addr target;       /* relay */

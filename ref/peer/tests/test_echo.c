@@ -433,6 +433,56 @@ Test(echo, connections_beyond_max_conns_are_refused)
     cr_expect_eq(tpeer_stop(&p), 0);
 }
 
+Test(echo, out_of_descriptors_refuses_cleanly_and_recovers)
+{
+    char addr[128];
+    tpeer p;
+    tpeer_start(&p, "listen", listen_addr(1, addr, sizeof addr), NULL);
+    /* leave the running peer 32 descriptors: its --max-conns is far above */
+    struct rlimit lim = {32, 32};
+    cr_assert_eq(prlimit(p.pid, RLIMIT_NOFILE, &lim, NULL), 0, "prlimit: %s", strerror(errno));
+    enum { N = 40 };
+    int fds[N], served = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = tconnect(p.addr);
+        uint8_t *m;
+        size_t n;
+        if (vsok_write_message(fds[i], "x", 1) == VSOK_OK && vsok_read_message(fds[i], &m, &n) == VSOK_OK) {
+            free(m);
+            cr_expect_eq(refused, 0, "connection %d served after one was refused", i);
+            served++;
+        } else {
+            refused++;
+        }
+    }
+    cr_expect_gt(served, 10);
+    cr_expect_gt(refused, 0, "40 connections fit in 32 descriptors?");
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    /* descriptors back: served again (the peer notices the closes first) */
+    int ok = 0;
+    for (int tries = 0; tries < 100 && !ok; tries++) {
+        int fd = tconnect(p.addr);
+        uint8_t *m;
+        size_t n;
+        if (vsok_write_message(fd, "y", 1) == VSOK_OK && vsok_read_message(fd, &m, &n) == VSOK_OK) {
+            free(m);
+            ok = 1;
+        } else {
+            refused++;
+        }
+        close(fd);
+    }
+    cr_expect(ok, "peer did not recover after descriptors were freed");
+    char *st = tpeer_stats(&p);
+    cr_expect_eq(tfield(st, "refused"), refused, "%s", st);
+    free(st);
+    char *log = tpeer_log(&p);
+    cr_expect_not_null(strstr(log, " refused reason=descriptors "), "%s", log);
+    free(log);
+    cr_expect_eq(tpeer_stop(&p), 0);
+}
+
 Test(echo, thousand_idle_connections_stay_small)
 {
     char addr[128];
