@@ -136,6 +136,34 @@ Test(modes, source_into_echo_gets_every_message_back_and_sink_counts)
     free(log);
 }
 
+Test(modes, listen_source_sends_count_messages_then_half_closes)
+{
+    tpeer p;
+    tpeer_start(&p, "--mode", "source", "--count", "5", "--size", "70000", "listen", "tcp:127.0.0.1:0", NULL);
+    int fd = tconnect(p.addr);
+    for (int i = 0; i < 5; i++) {
+        uint8_t *m;
+        size_t n;
+        cr_assert_eq(vsok_read_message(fd, &m, &n), VSOK_OK, "message %d", i);
+        cr_expect_eq(n, 70000);
+        cr_expect(m[0] == 'a' && m[25] == 'z' && m[26] == 'a');
+        free(m);
+    }
+    uint8_t *m;
+    size_t n;
+    cr_expect_eq(vsok_read_message(fd, &m, &n), VSOK_E_EOF, "source did not half-close after 5");
+    /* what we send is checked and discarded */
+    cr_assert_eq(vsok_write_message(fd, "ignored", 7), VSOK_OK);
+    shutdown(fd, SHUT_WR);
+    cr_expect(texpect_end(fd, T_IO_MS));
+    close(fd);
+    char *st = tpeer_stats(&p);
+    cr_expect_eq(tfield(st, "msgs_out"), 5, "%s", st);
+    cr_expect_eq(tfield(st, "msgs_in"), 1, "%s", st);
+    free(st);
+    cr_expect_eq(tpeer_stop(&p), 0);
+}
+
 Test(modes, send_and_recv_over_a_listening_recv)
 {
     char addr[128];
