@@ -456,14 +456,14 @@ conn *next_conn(const conn *c)
     return c->next;
 }
 
-conn *conn_new(loop *L, int fd, int client)
+void conn_new(loop *L, int fd, int client)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) {
         plog(LOG_ERROR, "out-of-memory", "op=accept");
         close(fd);
         g_stats.conns_refused++;
-        return NULL;
+        return;
     }
     c->e.type = EV_CONN;
     c->e.fd = fd;
@@ -483,7 +483,6 @@ conn *conn_new(loop *L, int fd, int client)
         plog(LOG_DEBUG, "open", "conn=%" PRIu32 " peer=%s", c->id, peer_fd_name(fd, peer, sizeof peer));
     }
     update(L, c);
-    return c;
 }
 
 void conn_destroy(loop *L, conn *c)

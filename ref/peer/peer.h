@@ -106,7 +106,8 @@ int peer_announce(const peer_opts *o, int fd);
 void loop_result(loop *L, int code);
 
 /* conn.c */
-conn *conn_new(loop *L, int fd, int client);
+/* Takes fd (closed on failure); the connection may already be gone on return. */
+void conn_new(loop *L, int fd, int client);
 void conn_event(loop *L, conn *c, uint32_t events);
 void conn_sweep(loop *L, conn *c);
 void conn_destroy(loop *L, conn *c);
