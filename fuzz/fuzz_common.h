@@ -59,6 +59,8 @@ static inline uint8_t *fz_dup(const uint8_t *data, size_t n)
     FZ_CHECK(p != NULL);
     if (n)
         memcpy(p, data, n);
+    else
+        p[0] = 0;
     return p;
 }
 

@@ -72,6 +72,11 @@ FZ_NOCOV static void run_push(run *r, const uint8_t *stream, size_t n, fz_split 
             vsok_decoder_trim(r->d);
             FZ_CHECK(vsok_decoder_memory(r->d) == r->base_mem);
             r->allowance = 0;
+        } else if (flag) {
+            /* Inside a frame trimming must keep what arrived. */
+            size_t before = vsok_decoder_memory(r->d);
+            vsok_decoder_trim(r->d);
+            FZ_CHECK(vsok_decoder_memory(r->d) == before);
         }
         size_t room = 0;
         uint8_t *fill = flag ? vsok_decoder_prepare(r->d, &room) : NULL;
@@ -141,6 +146,40 @@ FZ_NOCOV static void run_push(run *r, const uint8_t *stream, size_t n, fz_split 
     FZ_CHECK(vsok_decoder_prepare(r->d, &used) == NULL && used == 0);
 }
 
+/* The caller's mistakes get InvalidArgument or a harmless no-op, never a
+ * crash or a verdict about the stream. */
+FZ_NOCOV static void check_misuse(const uint8_t *stream)
+{
+    vsok_msg m;
+    size_t used = 9, room = 9;
+    uint64_t off = 9;
+    FZ_CHECK(vsok_decoder_new(VSOK_MAX_PAYLOAD + 1) == NULL);
+    vsok_decoder_free(NULL);
+    vsok_decoder_reset(NULL);
+    vsok_decoder_trim(NULL);
+    FZ_CHECK(vsok_decoder_feed(NULL, stream, 1, &used, &m) == VSOK_E_INVAL && used == 0);
+    FZ_CHECK(vsok_decoder_finish(NULL) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_decoder_prepare(NULL, &room) == NULL && room == 0);
+    FZ_CHECK(vsok_decoder_commit(NULL, 0, &m) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_decoder_offset(NULL) == 0 && vsok_decoder_error_offset(NULL) == 0);
+    FZ_CHECK(vsok_decoder_error(NULL) == VSOK_E_INVAL && !vsok_decoder_at_boundary(NULL));
+    FZ_CHECK(vsok_decoder_memory(NULL) == 0 && vsok_decoder_pending_length(NULL) == 0);
+    FZ_CHECK(vsok_decode_all(NULL, 1, 0, NULL, NULL, &off) == VSOK_E_INVAL && off == 0);
+    FZ_CHECK(vsok_decode_all(NULL, 0, 0, NULL, NULL, &off) == VSOK_E_EOF && off == 0);
+    FZ_CHECK(vsok_decode_all(stream, 0, VSOK_MAX_PAYLOAD + 1, NULL, NULL, NULL) == VSOK_E_INVAL);
+    vsok_decoder *d = vsok_decoder_new(0);
+    FZ_CHECK(d != NULL);
+    FZ_CHECK(vsok_decoder_feed(d, NULL, 1, &used, &m) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_decoder_feed(d, NULL, 0, &used, &m) == VSOK_E_AGAIN && used == 0);
+    FZ_CHECK(vsok_decoder_feed(d, stream, 1, NULL, &m) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_decoder_feed(d, stream, 1, &used, NULL) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_decoder_prepare(d, NULL) == NULL);
+    FZ_CHECK(vsok_decoder_commit(d, 0, NULL) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_decoder_commit(d, 1, &m) == VSOK_E_INVAL); /* not inside a payload */
+    FZ_CHECK(vsok_decoder_offset(d) == 0 && vsok_decoder_error(d) == VSOK_OK);
+    vsok_decoder_free(d);
+}
+
 typedef struct stop_ctx {
     fz_msgs seen;
     size_t stop;
@@ -189,6 +228,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(e == VSOK_OK && c.seen.n == c.stop + 1);
         free(c.seen.v);
     }
+
+    /* One-shot decode without a callback or an offset pointer agrees too. */
+    FZ_CHECK(vsok_decode_all(stream, n, max, NULL, NULL, NULL) == o.end);
+    check_misuse(stream);
 
     fz_oracle_free(&o);
     free(stream);

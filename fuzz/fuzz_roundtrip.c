@@ -22,6 +22,7 @@
  * buffered socket handle both ways and vsok_read_message) must return the
  * same messages and then a clean Eof. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ typedef struct capture {
     uint32_t rng;   /* drives short writes and injected faults */
     int faults;     /* injected so far (bounded) */
     int any_size;   /* 1: not a VSOK writer, no 64 KiB rule per call */
+    int hard;       /* 1: faults may also be EPIPE (the peer is gone) */
     const uint8_t *src; /* for reading back: the captured frame */
     size_t src_len, src_pos;
 } capture;
@@ -82,7 +84,7 @@ FZ_NOCOV static ssize_t accept_len(capture *c, size_t len)
     uint32_t r = next_rand(&c->rng);
     if (c->faults < 8 && (r & 7) == 0) {
         c->faults++;
-        errno = (r & 8) ? EINTR : EAGAIN;
+        errno = (r & 8) ? EINTR : (c->hard && (r & 32)) ? EPIPE : EAGAIN;
         return -1;
     }
     size_t n = (r & 16) ? len : (size_t)(r % 70000) + 1;
@@ -170,8 +172,7 @@ FZ_NOCOV static void *job_main(void *arg)
     if (j->writer == 4) {
         for (size_t i = 0; i < j->pl->n && e == VSOK_OK; i++)
             e = vsok_write_message(j->fd, j->pl->p[i], j->pl->len[i]);
-        shutdown(j->fd, SHUT_WR);
-        close(j->fd);
+        close(j->fd); /* a pipe: closing is the end of stream */
         j->result = e;
         return NULL;
     }
@@ -216,7 +217,12 @@ FZ_NOCOV static size_t wire_len(const payloads *pl)
 FZ_NOCOV static int start_job(job *j)
 {
     int sv[2];
-    fz_socketpair(sv);
+    if (j->writer == 4) {
+        /* A pipe: the fd writer must fall back from send() to write(). */
+        FZ_CHECK(pipe2(sv, O_CLOEXEC) == 0);
+    } else {
+        fz_socketpair(sv);
+    }
     j->fd = sv[1];
     j->threaded = 0;
     if (j->writer == 99) {
@@ -232,7 +238,7 @@ FZ_NOCOV static int start_job(job *j)
             job_main(j);
             return sv[0];
         }
-    } else if (wire_len(j->pl) + 2 * VSOK_CHUNK_SIZE < fz_sndbuf(j->fd)) {
+    } else if (j->writer != 4 && wire_len(j->pl) + 2 * VSOK_CHUNK_SIZE < fz_sndbuf(j->fd)) {
         job_main(j);
         return sv[0];
     }
@@ -378,25 +384,81 @@ FZ_NOCOV static void read_over_socket(const uint8_t *b, size_t n, const payloads
 
 /* ---- the writers ---------------------------------------------------------- */
 
+/* vsok_stream_write_full and vsok_stream_writev_full (empty elements
+ * included) move exactly the bytes given, through short writes and faults. */
+FZ_NOCOV static void check_write_full(const payloads *pl, uint32_t seed)
+{
+    capture c = {.rng = seed ^ 0x9E3779B9u, .any_size = 1};
+    vsok_stream st = {NULL, cap_write, cap_writev, &c, fz_ready_fd(), -1};
+    FZ_CHECK(vsok_stream_write_full(&st, pl->p[0], pl->len[0]) == VSOK_OK);
+    static const uint8_t mark[3] = {'e', 'n', 'd'};
+    struct iovec iov[5] = {{NULL, 0}, {(void *)(uintptr_t)pl->p[0], pl->len[0]}, {NULL, 0},
+                           {(void *)(uintptr_t)mark, sizeof(mark)}, {NULL, 0}};
+    FZ_CHECK(vsok_stream_writev_full(&st, iov, 5) == VSOK_OK);
+    FZ_CHECK(vsok_stream_writev_full(&st, iov, 0) == VSOK_OK);
+    FZ_CHECK(c.out.n == 2 * pl->len[0] + sizeof(mark));
+    FZ_CHECK(memcmp(c.out.p, pl->p[0], pl->len[0]) == 0);
+    FZ_CHECK(memcmp(c.out.p + pl->len[0], pl->p[0], pl->len[0]) == 0);
+    FZ_CHECK(memcmp(c.out.p + 2 * pl->len[0], mark, sizeof(mark)) == 0);
+
+    /* More elements than one writev window, over a stream without writev
+     * (the helpers fall back to one write per element). */
+    enum { N = 70 };
+    struct iovec many[N];
+    for (int i = 0; i < N; i++) {
+        many[i].iov_base = (void *)(uintptr_t)(pl->p[0] + (size_t)i % pl->len[0]);
+        many[i].iov_len = 1;
+    }
+    c.out.n = 0;
+    FZ_CHECK(vsok_stream_writev_full(&st, many, N) == VSOK_OK);
+    vsok_stream plain = st;
+    plain.writev = NULL;
+    FZ_CHECK(vsok_stream_writev_full(&plain, many, N) == VSOK_OK);
+    FZ_CHECK(c.out.n == 2 * N);
+    for (int i = 0; i < 2 * N; i++)
+        FZ_CHECK(c.out.p[i] == pl->p[0][(size_t)(i % N) % pl->len[0]]);
+    free(c.out.p);
+}
+
+/* A vanished peer is an Io error, never SIGPIPE (which would kill us). */
+FZ_NOCOV static void check_closed_peer(void)
+{
+    int sv[2];
+    fz_socketpair(sv);
+    close(sv[0]);
+    static const uint8_t x[2] = {'h', 'i'};
+    FZ_CHECK(vsok_write_message(sv[1], x, sizeof(x)) == VSOK_E_IO && errno == EPIPE);
+    vsok_stream s = vsok_stream_fd(sv[1]);
+    FZ_CHECK(vsok_stream_write_full(&s, x, sizeof(x)) == VSOK_E_IO && errno == EPIPE);
+    close(sv[1]);
+}
+
 /* Produces the wire bytes of pl with writer w (0..5, 7). */
 FZ_NOCOV static bytes write_all(unsigned w, const payloads *pl, uint32_t seed)
 {
     bytes out = {0};
     if (w == 0 || w == 5 || w == 7) {
-        capture c = {.rng = seed};
-        vsok_stream st = {NULL, cap_write, cap_writev, &c,
-                          w == 7 ? -1 : fz_ready_fd(), -1};
+        capture c = {.rng = seed, .hard = w == 7};
+        /* Mode 7: no poll fd, so EAGAIN surfaces; and a deadline, so the
+         * deadline arithmetic runs. */
+        vsok_stream st = {NULL, cap_write, cap_writev, &c, w == 7 ? -1 : fz_ready_fd(),
+                          w == 7 ? 600000 : -1};
         for (size_t i = 0; i < pl->n; i++) {
             vsok_err e = w == 5 ? (vsok_err)vsok_protocol_vsok.write_message(&vsok_protocol_vsok, &st,
                                                                                pl->p[i], pl->len[i])
                                 : vsok_stream_write_message(&st, pl->p[i], pl->len[i]);
-            if (w == 7 && e == VSOK_E_AGAIN) {
+            if (w == 7 && (e == VSOK_E_AGAIN || e == VSOK_E_IO)) {
                 /* The stream position is now unknown to the caller: it
                  * must not be reported as success.  Nothing to compare. */
+                FZ_CHECK(c.faults > 0);
                 free(c.out.p);
                 return (bytes){0};
             }
             FZ_CHECK(e == VSOK_OK);
+        }
+        if (w == 0) {
+            check_write_full(pl, seed);
+            check_closed_peer();
         }
         /* Refusals come before any byte is written. */
         size_t before = c.out.n;

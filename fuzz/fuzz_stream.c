@@ -8,9 +8,10 @@
  *   2 vsok_read_message(fd)     (unbuffered)
  *   7 socket_recv and socket_read_message alternating
  *   3 vsok_stream_read_message  over a mock stream returning fuzzer-chosen
- *                               short reads, EINTR and EAGAIN; no poll fd, so
- *                               EAGAIN surfaces as WouldBlock
- *   4 the same with a poll fd that is always ready: EAGAIN is retried
+ *                               short reads, EINTR, EAGAIN and ECONNRESET,
+ *                               waiting as bits 3-4 of the first control
+ *                               byte say (see mock_stream)
+ *   4 the same, then vsok_stream_read_full in fuzzer-chosen sizes
  *   5 vsok_protocol_vsok.read_message over that mock
  *   6 the length-prefix protocol over that mock, against its own model
  * Properties: every message equal to the oracle's (bytes, order), the final
@@ -31,16 +32,24 @@ typedef struct mock {
     const uint8_t *buf;
     size_t len, pos;
     fz_split *sp;
+    int failed; /* a hard transport error was injected (sticky, like a reset) */
 } mock;
 
+/* A flagged control byte injects a fault instead of data: raw & 3 = 1
+ * EINTR, 2 ECONNRESET (the transport is gone for good), else EAGAIN. */
 FZ_NOCOV static ssize_t mock_read(void *ctx, void *buf, size_t len)
 {
     mock *m = ctx;
+    if (m->failed) {
+        errno = ECONNRESET;
+        return -1;
+    }
     int flag = 0;
     uint8_t raw = 0;
     size_t chunk = fz_split_next(m->sp, &flag, &raw);
     if (flag) {
-        errno = (raw & 1) ? EINTR : EAGAIN;
+        errno = (raw & 3) == 1 ? EINTR : (raw & 3) == 2 ? ECONNRESET : EAGAIN;
+        m->failed = (raw & 3) == 2;
         return -1;
     }
     FZ_CHECK(len > 0);
@@ -62,6 +71,41 @@ FZ_NOCOV static ssize_t mock_write(void *ctx, const void *buf, size_t len)
     return -1;
 }
 
+/* An fd poll() never finds readable: a socketpair nobody writes to. */
+FZ_NOCOV static int idle_fd(void)
+{
+    static int sv[2] = {-1, -1};
+    if (sv[0] < 0)
+        FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    return sv[0];
+}
+
+/* How a mock stream waits on EAGAIN, from bits 3-4 of the first control
+ * byte: 0 a ready poll fd, no deadline (EAGAIN is retried); 1 no poll fd
+ * (WouldBlock surfaces); 2 an idle fd with a 0 or 1 ms deadline (Timeout
+ * surfaces, after at most 1 ms); 3 a ready fd with a long deadline (the
+ * deadline arithmetic runs, nothing expires). */
+FZ_NOCOV static vsok_stream mock_stream(mock *m, unsigned wait)
+{
+    vsok_stream s = {mock_read, mock_write, NULL, m, fz_ready_fd(), -1};
+    if (wait == 1)
+        s.poll_fd = -1;
+    if (wait == 2) {
+        s.poll_fd = idle_fd();
+        s.timeout_ms = (int)(m->len & 1);
+    }
+    if (wait == 3)
+        s.timeout_ms = 600000;
+    return s;
+}
+
+/* May an error end the run early, before the oracle's verdict?  Only the
+ * one the injected fault or the waiting mode implies. */
+FZ_NOCOV static int fault_explains(const mock *m, unsigned wait, vsok_err e)
+{
+    return (m->failed && e == VSOK_E_IO) || (wait == 1 && e == VSOK_E_AGAIN) ||
+           (wait == 2 && e == VSOK_E_TIMEOUT);
+}
 
 FZ_NOCOV static void check_msg(const fz_oracle *o, size_t i, const uint8_t *data, size_t len)
 {
@@ -71,12 +115,12 @@ FZ_NOCOV static void check_msg(const fz_oracle *o, size_t i, const uint8_t *data
 }
 
 /* Modes 3, 4, 5: the unbuffered VSOK reader over the mock. */
-FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, size_t max, int poll,
-                                   int via_vtable, const fz_oracle *o)
+FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, size_t max,
+                                   unsigned wait, int via_vtable, const fz_oracle *o)
 {
-    mock m = {st, n, 0, sp};
-    vsok_stream s = {mock_read, mock_write, NULL, &m, poll ? fz_ready_fd() : -1, -1};
-    vsok_err e = VSOK_OK;
+    mock m = {st, n, 0, sp, 0};
+    vsok_stream s = mock_stream(&m, wait);
+    vsok_err e;
     size_t i = 0;
     for (;; i++) {
         uint8_t *msg = NULL;
@@ -86,7 +130,7 @@ FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, si
         else
             e = vsok_stream_read_message(&s, max, &msg, &len);
         if (e != VSOK_OK) {
-            FZ_CHECK(msg == NULL);
+            FZ_CHECK(msg == NULL && len == 0);
             break;
         }
         check_msg(o, i, msg, len);
@@ -94,10 +138,8 @@ FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, si
         FZ_CHECK(m.pos == o->msgs.v[i].offset + VSOK_HEADER_SIZE + len);
         free(msg);
     }
-    if (e == VSOK_E_AGAIN) { /* only without a poll fd; a prefix so far */
-        FZ_CHECK(!poll);
-        return;
-    }
+    if (fault_explains(&m, wait, e))
+        return; /* a prefix of the messages, checked above */
     FZ_CHECK(i == o->msgs.n);
     FZ_CHECK(e == o->end);
     uint64_t frame = o->msgs.n ? o->msgs.v[o->msgs.n - 1].offset + VSOK_HEADER_SIZE +
@@ -116,18 +158,58 @@ FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, si
     }
 }
 
+/* Mode 4 also: vsok_stream_read_full in fuzzer-chosen sizes returns the
+ * stream byte for byte, then Eof (or Truncated with the count). */
+FZ_NOCOV static void run_mock_read_full(const uint8_t *st, size_t n, const fz_split *sp0,
+                                        unsigned wait)
+{
+    fz_split sp = *sp0, sizes = *sp0;
+    sp.next = sizes.next = 0;
+    mock m = {st, n, 0, &sp, 0};
+    vsok_stream s = mock_stream(&m, wait);
+    uint8_t *buf = malloc(n + 1);
+    FZ_CHECK(buf != NULL);
+    size_t pos = 0;
+    for (;;) {
+        size_t want = fz_split_next(&sizes, NULL, NULL);
+        if (want == SIZE_MAX)
+            want = n + 1; /* more than there is: Truncated (or Eof when empty) */
+        if (want > n + 1 - pos)
+            want = n + 1 - pos;
+        size_t got = SIZE_MAX;
+        vsok_err e = vsok_stream_read_full(&s, buf + pos, want, &got);
+        FZ_CHECK(got <= want);
+        FZ_CHECK(memcmp(buf + pos, st + pos, got < n - pos ? got : n - pos) == 0);
+        pos += got;
+        if (e == VSOK_OK) {
+            FZ_CHECK(got == want && pos <= n);
+            continue;
+        }
+        if (!fault_explains(&m, wait, e)) {
+            FZ_CHECK(pos == n);
+            FZ_CHECK(e == (got == 0 ? VSOK_E_EOF : VSOK_E_TRUNCATED));
+        }
+        break;
+    }
+    free(buf);
+}
+
 /* Mode 6: the length-prefix protocol; the model is written out here. */
-FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *sp, size_t max)
+FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *sp, size_t max,
+                                        unsigned wait)
 {
     vsok_lenprefix lp;
     vsok_lenprefix_init(&lp, max ? (uint32_t)max : VSOK_MAX_PAYLOAD);
-    mock m = {st, n, 0, sp};
-    vsok_stream s = {mock_read, mock_write, NULL, &m, fz_ready_fd(), -1};
+    mock m = {st, n, 0, sp, 0};
+    vsok_stream s = mock_stream(&m, wait);
     size_t pos = 0;
     for (;;) {
         uint8_t *msg = NULL;
         size_t len = 0;
         int e = lp.proto.read_message(&lp.proto, &s, &msg, &len);
+        FZ_CHECK(lp.proto.strerror(&lp.proto, e) != NULL);
+        if (e == VSOK_LP_E_TRANSPORT && (m.failed || wait == 1 || wait == 2))
+            return; /* the injected fault, in the protocol's own words */
         int want;
         uint32_t plen = 0;
         if (pos == n) {
@@ -148,7 +230,6 @@ FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *s
         }
         FZ_CHECK(e == want);
         FZ_CHECK(lp.proto.is_eof(&lp.proto, e) == (e == VSOK_LP_E_CLOSED));
-        FZ_CHECK(lp.proto.strerror(&lp.proto, e) != NULL);
         if (e != VSOK_LP_OK) {
             FZ_CHECK(msg == NULL);
             return;
@@ -158,6 +239,34 @@ FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *s
         FZ_CHECK(m.pos == pos);
         free(msg);
     }
+}
+
+/* The caller's mistakes get InvalidArgument, never a crash. */
+FZ_NOCOV static void check_misuse(void)
+{
+    uint8_t b[1], *msg = b;
+    size_t len = 7, got = 7;
+    vsok_stream none = {NULL, NULL, NULL, NULL, -1, -1};
+    FZ_CHECK(vsok_stream_read_full(NULL, b, 1, &got) == VSOK_E_INVAL && got == 0);
+    FZ_CHECK(vsok_stream_read_full(&none, b, 1, NULL) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_writev_full(NULL, NULL, 0) == VSOK_E_INVAL);
+    mock mk = {b, 0, 0, NULL, 0};
+    vsok_stream ok = {mock_read, mock_write, NULL, &mk, -1, -1};
+    struct iovec iov = {b, 1};
+    FZ_CHECK(vsok_stream_read_full(&ok, NULL, 1, NULL) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_writev_full(&none, &iov, 1) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_writev_full(&ok, &iov, -1) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_writev_full(&ok, NULL, 1) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_writev_full(&ok, NULL, 0) == VSOK_OK);            /* nothing to do */
+    FZ_CHECK(vsok_stream_read_full(&ok, NULL, 0, &got) == VSOK_OK && got == 0);
+    FZ_CHECK(vsok_stream_write_full(&none, b, 1) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_read_message(&none, 0, &msg, &len) == VSOK_E_INVAL);
+    FZ_CHECK(msg == NULL && len == 0);
+    FZ_CHECK(vsok_stream_read_message(NULL, VSOK_MAX_PAYLOAD + 1, &msg, &len) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_stream_write_message(NULL, b, 1) == VSOK_E_INVAL);
+    vsok_msg m;
+    FZ_CHECK(vsok_socket_recv(NULL, &m) == VSOK_E_INVAL);
+    FZ_CHECK(vsok_socket_read_message(NULL, &msg, &len) == VSOK_E_INVAL);
 }
 
 /* ---- socketpair ------------------------------------------------------------ */
@@ -265,7 +374,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = fz_split_init(&sp, in, size);
     uint8_t *st = fz_dup(in, n);
     unsigned mode = sp.mode;
-    size_t max = fz_max_payload(sp.nctl ? sp.ctl[0] : 0);
+    uint8_t c0 = sp.nctl ? sp.ctl[0] : 0;
+    size_t max = fz_max_payload(c0);
+    unsigned wait = (c0 >> 3) & 3;
     /* The unbuffered fd reader and the protocol vtable take the default. */
     if (mode == 2 || mode == 5)
         max = 0;
@@ -276,14 +387,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
     case 4:
     case 5:
-        run_mock_vsok(st, n, &sp, max, mode != 3, mode == 5, &o);
+        run_mock_vsok(st, n, &sp, max, wait, mode == 5, &o);
+        if (mode == 4)
+            run_mock_read_full(st, n, &sp, wait);
         break;
     case 6:
-        run_mock_lenprefix(st, n, &sp, max);
+        run_mock_lenprefix(st, n, &sp, max, wait);
         break;
     default:
         run_socket(st, n, &sp, max, mode, &o);
     }
+    check_misuse();
     fz_oracle_free(&o);
     free(st);
     free(in);
