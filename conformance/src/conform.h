@@ -122,7 +122,7 @@ typedef struct vc_opts {
     const char *json, *junit, *html;
     const char **html_with;
     size_t nhtml_with;
-    int tap, list, verbose, quiet;
+    int tap, list, verbose, quiet, strict;
     int color; /* -1 auto */
     const char **pick, **skip;
     size_t npick, nskip;

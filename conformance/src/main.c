@@ -49,8 +49,10 @@ static void usage(FILE *f)
         "  --budget S       whole-run time limit in seconds (default 600): later cases SKIP\n"
         "  --iut-pid PID    the server's process id, for the memory check on tcp: targets\n"
         "  --color WHEN     auto, always, never      -v verbose (every case, IUT stderr)\n"
+        "  --strict         NON-STRICT (robustness) verdicts also make the exit status 1\n"
         "  -q               summary only\n"
-        "exit status: 0 no case failed, 1 some case FAILed or had an ERROR, 2 could not start\n",
+        "exit status: 0 no case failed, 1 some case FAILed or had an ERROR (or, with --strict, was\n"
+        "NON-STRICT), 2 could not start\n",
         VC_VECTORS_TXT);
 }
 
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
 
     enum { O_TARGET = 256, O_ROLE, O_LISTEN, O_SPAWN, O_LIST, O_PICK, O_SKIP, O_TIMEOUT, O_SEED,
            O_JSON, O_JUNIT, O_TAP, O_HTML, O_HTML_WITH, O_ARTIFACTS, O_VECTORS, O_BUDGET,
-           O_IUT_PID, O_COLOR, O_LABEL, O_VERSION };
+           O_IUT_PID, O_COLOR, O_LABEL, O_VERSION, O_STRICT };
     static const struct option lo[] = {
         {"target", 1, 0, O_TARGET},       {"role", 1, 0, O_ROLE},       {"listen", 1, 0, O_LISTEN},
         {"spawn", 1, 0, O_SPAWN},         {"list", 0, 0, O_LIST},       {"pick", 1, 0, O_PICK},
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
         {"artifacts", 1, 0, O_ARTIFACTS}, {"vectors", 1, 0, O_VECTORS}, {"budget", 1, 0, O_BUDGET},
         {"iut-pid", 1, 0, O_IUT_PID},     {"color", 1, 0, O_COLOR},     {"colour", 1, 0, O_COLOR},
         {"label", 1, 0, O_LABEL},         {"verbose", 0, 0, 'v'},       {"quiet", 0, 0, 'q'},
+        {"strict", 0, 0, O_STRICT},
         {"help", 0, 0, 'h'},              {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     int ch;
     char *end;
@@ -254,6 +257,7 @@ int main(int argc, char **argv)
             o.color = !strcmp(optarg, "always") ? 1 : !strcmp(optarg, "never") ? 0 : -1;
             break;
         case O_LABEL: o.label = optarg; break;
+        case O_STRICT: o.strict = 1; break;
         case 'v': o.verbose = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -392,7 +396,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < run.n; i++)
         run.counts[run.results[i].verdict]++;
 
-    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] ? 1 : 0;
+    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] || (o.strict && run.counts[VC_NONSTRICT]) ? 1 : 0;
     if (o.tap)
         vc_report_tap(out, &run);
     else

@@ -133,8 +133,11 @@ void vc_report_human(FILE *f, const vc_run *run, int color)
     const vc_opts *o = run->o;
     if (!o->quiet)
         group_table(f, run);
-    fprintf(f, "\n%s%s%s  %zu cases in %.1f s:", color ? "\033[1m" : "",
-            run->counts[VC_FAIL] || run->counts[VC_ERROR] ? "NOT CONFORMANT" : "CONFORMANT",
+    const char *head = run->counts[VC_FAIL] || run->counts[VC_ERROR] ? "NOT CONFORMANT"
+                       : !run->counts[VC_NONSTRICT]                  ? "CONFORMANT"
+                       : o->strict ? "NOT STRICTLY CONFORMANT (--strict)"
+                                   : "CONFORMANT (NON-STRICT: allowed, discouraged)";
+    fprintf(f, "\n%s%s%s  %zu cases in %.1f s:", color ? "\033[1m" : "", head,
             color ? "\033[0m" : "", run->n, run->duration_ms / 1000.0);
     for (int v = 0; v < VC_NVERDICTS; v++)
         fprintf(f, " %s%zu %s%s", colour((vc_verdict)v, color), run->counts[v],
