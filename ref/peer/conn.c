@@ -144,20 +144,10 @@ static void stage_flush(loop *L, conn *c)
 
 static void stage(loop *L, conn *c, const uint8_t *p, size_t n)
 {
-    if (L->niov) {
-        struct iovec *last = &L->iov[L->niov - 1];
-        if ((const uint8_t *)last->iov_base + last->iov_len == p) {
-            last->iov_len += n;
-            L->staged += n;
-            return;
-        }
-    }
-    if (L->niov == PEER_IOV_MAX)
+    if (loop_stage(L, p, n) != 0) {
         stage_flush(L, c);
-    L->iov[L->niov].iov_base = (void *)p;
-    L->iov[L->niov].iov_len = n;
-    L->niov++;
-    L->staged += n;
+        loop_stage(L, p, n); /* cannot fail: the array is empty now */
+    }
 }
 
 /* A message served from the decoder's own buffer (it straddled reads): m is

@@ -41,6 +41,27 @@ int loop_watch(loop *L, ev *e, uint32_t *cur, uint32_t want)
     return 0;
 }
 
+int loop_stage(loop *L, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (L->niov) {
+        struct iovec *last = &L->iov[L->niov - 1];
+        if ((const uint8_t *)last->iov_base + last->iov_len == (const uint8_t *)p) {
+            last->iov_len += n;
+            L->staged += n;
+            return 0;
+        }
+    }
+    if (L->niov == PEER_IOV_MAX)
+        return -1;
+    L->iov[L->niov].iov_base = (void *)p;
+    L->iov[L->niov].iov_len = n;
+    L->niov++;
+    L->staged += n;
+    return 0;
+}
+
 void loop_forget(loop *L, ev *e)
 {
     epoll_ctl(L->epfd, EPOLL_CTL_DEL, e->fd, NULL);

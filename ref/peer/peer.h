@@ -101,6 +101,9 @@ void loop_free(loop *L);
 /* Registers or changes interest; *cur tracks what epoll has. */
 int loop_watch(loop *L, ev *e, uint32_t *cur, uint32_t want);
 void loop_forget(loop *L, ev *e);
+/* Adds p[0..n) to the staged output (L->iov), merged with the last span
+ * when contiguous.  -1 when the array is full: flush, then stage again. */
+int loop_stage(loop *L, const void *p, size_t n);
 /* Publishes the bound address of fd (stdout line, port file, ready fd). */
 int peer_announce(const peer_opts *o, int fd);
 void loop_result(loop *L, int code);

@@ -88,24 +88,6 @@ relay *next_relay(const relay *r)
     return r->next;
 }
 
-static void stage(loop *L, const uint8_t *p, size_t n)
-{
-    if (!n)
-        return;
-    if (L->niov) {
-        struct iovec *last = &L->iov[L->niov - 1];
-        if ((const uint8_t *)last->iov_base + last->iov_len == p) {
-            last->iov_len += n;
-            L->staged += n;
-            return;
-        }
-    }
-    L->iov[L->niov].iov_base = (void *)p;
-    L->iov[L->niov].iov_len = n;
-    L->niov++;
-    L->staged += n;
-}
-
 /* Writes what is staged for direction i; the rest goes to its queue. */
 static int flush(loop *L, relay *r, int i)
 {
@@ -139,6 +121,17 @@ static int flush(loop *L, relay *r, int i)
     return rc;
 }
 
+/* Stages bytes for direction i, flushing when the iovec array is full.
+ * Returns 0, or -1 when that flush failed. */
+static int stage(loop *L, relay *r, int i, const uint8_t *p, size_t n)
+{
+    if (loop_stage(L, p, n) == 0)
+        return 0;
+    if (flush(L, r, i) != 0)
+        return -1;
+    return loop_stage(L, p, n);
+}
+
 static void violation(loop *L, relay *r, int i, vsok_err err, uint64_t off)
 {
     r->d[i].sc.err = err;
@@ -158,16 +151,13 @@ static int scan_stage(loop *L, relay *r, int i, const uint8_t *p, size_t n)
     scan *s = &d->sc;
     const uint64_t base = s->off; /* stream offset of p[0] */
     size_t pos = 0;
-    if (d->raw) {
-        stage(L, p, n);
-        return 0;
-    }
+    if (d->raw)
+        return stage(L, r, i, p, n);
     while (pos < n) {
-        if (L->niov >= PEER_IOV_MAX - 2 && flush(L, r, i) != 0)
-            return -1;
         if (s->need) {
             size_t k = n - pos < s->need ? n - pos : s->need;
-            stage(L, p + pos, k);
+            if (stage(L, r, i, p + pos, k) != 0)
+                return -1;
             pos += k;
             s->off += k;
             s->need -= (uint32_t)k;
@@ -201,10 +191,12 @@ static int scan_stage(loop *L, relay *r, int i, const uint8_t *p, size_t n)
         }
         s->need = len;
         if (s->frame_start >= base) {
-            stage(L, p + (s->frame_start - base), VSOK_HEADER_SIZE); /* all in p */
+            if (stage(L, r, i, p + (s->frame_start - base), VSOK_HEADER_SIZE) != 0) /* all in p */
+                return -1;
         } else {
             memcpy(d->hdr_out, s->hdr, VSOK_HEADER_SIZE);
-            stage(L, d->hdr_out, VSOK_HEADER_SIZE);
+            if (stage(L, r, i, d->hdr_out, VSOK_HEADER_SIZE) != 0)
+                return -1;
         }
     }
     return 0;
@@ -216,11 +208,14 @@ bad:
         return -1;
     d->raw = 1;
     if (s->frame_start >= base) {
-        stage(L, p + (s->frame_start - base), n - (size_t)(s->frame_start - base));
+        if (stage(L, r, i, p + (s->frame_start - base), n - (size_t)(s->frame_start - base)) != 0)
+            return -1;
     } else {
         memcpy(d->hdr_out, s->hdr, (size_t)(base - s->frame_start));
-        stage(L, d->hdr_out, (size_t)(base - s->frame_start));
-        stage(L, p, n);
+        if (stage(L, r, i, d->hdr_out, (size_t)(base - s->frame_start)) != 0)
+            return -1;
+        if (stage(L, r, i, p, n) != 0)
+            return -1;
     }
     return 0;
 }
