@@ -219,6 +219,22 @@ def t_hostile_crash(tmp):
     down_once(rep, first)
 
 
+def t_strict(tmp):
+    # waiting for 8 header bytes before judging the magic is legal but
+    # discouraged: NON-STRICT, exit 0; with --strict, exit 1
+    args = ["--target", "exec:" + shlex.quote(A.hostile) + " late stdio", "--timeout", "300ms",
+            "--pick", "invalid.magic.*,echo.size.1"]
+    rc, rep, text = conform(args, tmp)
+    late = [c for c in rep["cases"] if c["id"] == "invalid.magic.first-byte-only"][0]
+    check(late["verdict"] == "NON-STRICT" and late["failed_rule"] == "VSOK-EARLY-REJECT", str(late))
+    s = rep["summary"]
+    check(rc == 0 and s["FAIL"] == 0 and s["NON-STRICT"] == 1, "%d %s" % (rc, s))
+    check("NON-STRICT: allowed" in text, text[-500:])
+    rc, rep, text = conform(args + ["--strict"], tmp)
+    check(rc == 1 and rep["summary"]["NON-STRICT"] == 1, "--strict: %d %s" % (rc, rep["summary"]))
+    print("ok")
+
+
 def t_hostile_exec(tmp):
     # exec role: a fresh process per connection; a wedged one is found by
     # the probe after the first failure, a babbling one fails every case

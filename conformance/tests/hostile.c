@@ -11,6 +11,8 @@
  *       gigantic  answers with a header announcing 4 GiB - 1, then endless payload
  *       slow      a correct echo, but each echo leaves 1 s after its message
  *       crash     a correct echo that abort()s the whole process on a protocol error
+ *       late      a correct echo that judges the magic only once 8 header bytes are in
+ *                 (legal, discouraged: NON-STRICT)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +45,32 @@ static int put(int fd, const void *p, size_t n)
     return 0;
 }
 
+static int get(int fd, uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static void late_echo(int in, int out)
+{
+    static uint8_t buf[8 + 1048576];
+    for (;;) {
+        if (get(in, buf, 8) != 0 || memcmp(buf, "VSOK", 4) != 0)
+            return;
+        uint32_t n = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+        if (n == 0 || n > 1048576 || get(in, buf + 8, n) != 0 || put(out, buf, 8 + (size_t)n) != 0)
+            return;
+    }
+}
+
 static void discard(int fd)
 {
     char buf[65536];
@@ -67,6 +95,8 @@ static void serve(int in, int out)
             return;
         while (put(out, blob, sizeof blob) == 0) {
         }
+    } else if (!strcmp(mode, "late")) {
+        late_echo(in, out);
     } else if (!strcmp(mode, "slow") || !strcmp(mode, "crash")) {
         int slow = !strcmp(mode, "slow");
         for (;;) {
