@@ -132,6 +132,7 @@ typedef struct vc_opts {
     long iut_pid;
     const char *label; /* name of the IUT in reports */
     char *cmdline_role; /* role arguments for replay lines */
+    char *argv0;        /* how the runner was invoked, shell-quoted */
 } vc_opts;
 
 typedef struct vc_conn {

@@ -93,6 +93,7 @@ static void free_opts(vc_opts *o)
     free(o->skip);
     free(o->html_with);
     free(o->cmdline_role);
+    free(o->argv0);
     memset(o, 0, sizeof *o);
 }
 
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
     if (!o.label)
         o.label = o.role == VC_ROLE_CLIENT ? (o.spawn ? o.spawn : o.listen) : o.target;
     o.cmdline_role = role_args(&o);
+    o.argv0 = vc_shell_quote(argv[0]);
     if (o.color < 0)
         o.color = !o.tap && isatty(1) && !getenv("NO_COLOR");
     signal(SIGPIPE, SIG_IGN);
