@@ -7,7 +7,8 @@ certify a correct IUT (the examples, the "none" mutant).
   test_mutants.py --conform BIN --certify ROLE --command 'COMMAND' [--full]
   test_mutants.py --check-readme conformance/README.md
 
-ROLE is server, client or exec.  For a mutant, the expectation comes from its
+ROLE is server (on a unix: socket), server-tcp (on tcp:127.0.0.1:0), client or
+exec.  For a mutant, the expectation comes from its
 line in mutants.txt: FAIL (exit 1 and a FAIL on one of the listed cases whose
 rule is one of the listed rules), NON-STRICT (exit 0, no FAIL or ERROR, and a
 NON-STRICT on a listed case) or PASS (exit 0, no FAIL, ERROR or NON-STRICT).
@@ -125,7 +126,7 @@ def run_conform(conform, args, workdir):
 
 
 def role_args(role, command, server=None):
-    if role == "server":
+    if role.startswith("server"):
         return ["--target", server.addr]
     if role == "client":
         return ["--role", "client", "--listen", "tcp:127.0.0.1:0", "--spawn", command]
@@ -133,7 +134,7 @@ def role_args(role, command, server=None):
 
 
 def run_role(conform, role, server_argv, command, extra, workdir, ready_fd_flag):
-    if role != "server":
+    if not role.startswith("server"):
         return run_conform(conform, role_args(role, command) + extra, workdir)
     server = Server(server_argv, ready_fd_flag)
     try:
@@ -236,7 +237,7 @@ def main():
     ap.add_argument("--command", help="IUT command (--certify); server: prints its address")
     ap.add_argument("--full", action="store_true", help="include the vector set's cases")
     ap.add_argument("mutant", nargs="?")
-    ap.add_argument("role", nargs="?", choices=("server", "client", "exec"))
+    ap.add_argument("role", nargs="?", choices=("server", "server-tcp", "client", "exec"))
     ap.add_argument("--check-readme", metavar="README",
                     help="check that the README's example excerpts match the example files")
     a = ap.parse_args()
@@ -282,6 +283,9 @@ def main():
         mut = [a.mutant_bin, "--mutant", a.mutant, "--lifetime", str(RUN_LIMIT_S + 60)]
         if a.role == "server":
             server_argv = mut + ["listen", "unix:" + os.path.join(workdir, "iut.sock")]
+            command = None
+        elif a.role == "server-tcp":
+            server_argv = mut + ["listen", "tcp:127.0.0.1:0"]
             command = None
         else:
             server_argv = None
