@@ -112,8 +112,8 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
             uint64_t fs = 0;
             for (size_t i = 0; i < c->nowed; i++)
                 fs += 8 + c->owed[i].len;
-            size_t n = rd->nwindow;
-            if (fs < c->input_len && n > c->input_len - fs)
+            size_t n = fs < c->input_len ? rd->nwindow : 0;
+            if (n > c->input_len - fs)
                 n = (size_t)(c->input_len - fs);
             if (n >= 4 && memcmp(rd->window, c->input + fs, n) == 0)
                 set(&res->actual, vc_printf("%s: a copy of the bytes the runner sent from offset %llu "
