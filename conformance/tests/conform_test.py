@@ -92,11 +92,15 @@ def assert_clean(rc, rep, text, role):
 
 
 # --- the reference peer passes in all three roles ---
+# A generous per-case timeout: a correct peer answers at once, and ASan on a
+# loaded 2-core machine must not turn slowness into a verdict.
+PEER_T = "10s"
+
 
 def t_peer_unix(tmp):
     srv = peer_server("unix:" + os.path.join(tmp, "peer.sock"))
     try:
-        rc, rep, text = conform(["--target", srv.addr], tmp)
+        rc, rep, text = conform(["--target", srv.addr, "--timeout", PEER_T], tmp)
     finally:
         srv.stop()
     assert_clean(rc, rep, text, "server")
@@ -108,7 +112,7 @@ def t_peer_unix(tmp):
 def t_peer_tcp(tmp):
     srv = peer_server("tcp:127.0.0.1:0")
     try:
-        rc, rep, text = conform(["--target", srv.addr, "--iut-pid", str(srv.p.pid)], tmp)
+        rc, rep, text = conform(["--target", srv.addr, "--iut-pid", str(srv.p.pid), "--timeout", PEER_T], tmp)
     finally:
         srv.stop()
     assert_clean(rc, rep, text, "server")
@@ -116,12 +120,12 @@ def t_peer_tcp(tmp):
 
 def t_peer_client(tmp):
     rc, rep, text = conform(["--role", "client", "--listen", "unix:" + os.path.join(tmp, "c.sock"),
-                             "--spawn", shlex.quote(A.peer) + " -qq connect {addr}"], tmp)
+                             "--spawn", shlex.quote(A.peer) + " -qq connect {addr}", "--timeout", PEER_T], tmp)
     assert_clean(rc, rep, text, "client")
 
 
 def t_peer_exec(tmp):
-    rc, rep, text = conform(["--target", "exec:" + shlex.quote(A.peer) + " -qq stdio"], tmp)
+    rc, rep, text = conform(["--target", "exec:" + shlex.quote(A.peer) + " -qq stdio", "--timeout", PEER_T], tmp)
     assert_clean(rc, rep, text, "exec")
 
 
