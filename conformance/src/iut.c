@@ -285,6 +285,10 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
         return 0;
     }
     if (o->spawn) {
+        /* A connection left in the backlog by an earlier, killed client
+         * would be taken for this case's client: drop it first. */
+        for (int fd; (fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;)
+            close(fd);
         char *cmd = spawn_command(x);
         c->pid = spawn(cmd, -1, o->verbose);
         free(cmd);
