@@ -143,6 +143,7 @@ int vc_iut_start(vc_ctx *x, char *err, size_t errlen)
                 snprintf(err, errlen, "cannot listen on %s: %s", o->listen, strerror(errno));
             return -1;
         }
+        set_nonblock(x->listen_fd); /* fd:N comes as it was inherited */
         vsok_addr a;
         if (vsok_addr_from_fd(x->listen_fd, 0, &a) == VSOK_OK)
             vsok_addr_format(&a, x->listen_text, sizeof x->listen_text);
