@@ -20,6 +20,7 @@
  * frame they return, and no run hangs (faults are injected only once per
  * control byte, the writer always finishes or sees EPIPE). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -264,6 +265,9 @@ FZ_NOCOV static void check_misuse(void)
     FZ_CHECK(msg == NULL && len == 0);
     FZ_CHECK(vsok_stream_read_message(NULL, VSOK_MAX_PAYLOAD + 1, &msg, &len) == VSOK_E_INVAL);
     FZ_CHECK(vsok_stream_write_message(NULL, b, 1) == VSOK_E_INVAL);
+    /* A deadline further away than poll() can express waits in slices. */
+    FZ_CHECK(vsok_wait_fd(fz_ready_fd(), POLLIN, vsok_now_ms() + ((int64_t)1 << 40)) == VSOK_OK);
+    FZ_CHECK(vsok_wait_fd(idle_fd(), POLLIN, vsok_now_ms() - 1) == VSOK_E_TIMEOUT);
     vsok_msg m;
     FZ_CHECK(vsok_socket_recv(NULL, &m) == VSOK_E_INVAL);
     FZ_CHECK(vsok_socket_read_message(NULL, &msg, &len) == VSOK_E_INVAL);
