@@ -678,13 +678,17 @@ int vc_plan_build(const vc_case *c, uint64_t seed, vc_split **out, size_t *n)
         uint64_t o = 0;
         while (o < len && pl.n < 4096) {
             uint64_t r = vc_splitmix64(&st);
-            uint64_t step;
-            switch (r & 3) {
-            case 0: step = 1 + (r >> 8) % 9; break;
-            case 1: step = 1 + (r >> 8) % 600; break;
-            case 2: step = 1 + (r >> 8) % 70000; break;
-            default: step = 1 + (r >> 8) % 200000; break;
-            }
+            /* mostly small cuts (inside headers, across frame boundaries),
+             * some up to a socket buffer's worth */
+            uint64_t step, k = (r & 0xff) % 20;
+            if (k < 5)
+                step = 1 + (r >> 8) % 9;
+            else if (k < 12)
+                step = 1 + (r >> 8) % 600;
+            else if (k < 17)
+                step = 1 + (r >> 8) % 4096;
+            else
+                step = 1 + (r >> 8) % 65536;
             o += step;
             uint32_t pause = 0;
             if (((r >> 40) & 15) == 0 && paused < 40) {
