@@ -77,6 +77,12 @@ vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
  * syntax (so port 0 can be resolved and printed). */
 vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a);
 
+/* Writes a sentence explaining why connecting (connecting=1) to or
+ * listening on a failed with e, reading errno for VSOK_E_IO (and keeping
+ * it).  A vsock or fc connect to a port with no listener says exactly that,
+ * since the kernel reports it as ECONNRESET, which reads like a crash. */
+void vsok_addr_explain(const vsok_addr *a, int connecting, vsok_err e, char *err, size_t errlen);
+
 /* Convenience: parse + connect / parse + listen.  On any failure err gets a
  * sentence (errno kept): a vsock or fc connect to a port with no listener
  * says exactly that, since the kernel reports it as ECONNRESET. */

@@ -59,12 +59,7 @@ static int open_one(const peer_opts *o, const char *text, int *code)
         close(lfd);
         return fd;
     }
-    if (vsok_addr_connect(&a, o->connect_ms > 0 ? (int)o->connect_ms : -1, &fd) != VSOK_OK) {
-        plog(LOG_ERROR, "connect", "address=%s error=%s", log_q(q, sizeof q, text),
-             log_q(err, sizeof err, strerror(errno)));
-        return -1;
-    }
-    return fd;
+    return peer_connect_addr(o, &a, text);
 }
 
 /* open_one, wrapped in a socket handle with the configured limits. */

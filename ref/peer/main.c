@@ -296,7 +296,6 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
     } else {
         need_args(nargs, 1, 1, cmd);
         vsok_addr a;
-        char err[256], q[600];
         code = peer_parse_addr(&a, args[0]) == 0 ? EXIT_OK : EXIT_USAGE;
         for (unsigned i = 0; i < o->conns && code == EXIT_OK; i++) {
             int fd;
@@ -304,10 +303,7 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
                 fd = a.fd;
                 if (i > 0)
                     break;
-            } else if (vsok_addr_connect(&a, o->connect_ms > 0 ? (int)o->connect_ms : -1, &fd) !=
-                       VSOK_OK) {
-                plog(LOG_ERROR, "connect", "address=%s error=%s", log_q(q, sizeof q, args[0]),
-                     log_q(err, sizeof err, strerror(errno)));
+            } else if ((fd = peer_connect_addr(o, &a, args[0])) < 0) {
                 code = EXIT_SETUP;
                 break;
             }

@@ -137,5 +137,8 @@ int peer_write_all(int fd, const void *p, size_t n);
 const char *peer_errno_name(int e);
 /* vsok_addr_parse, logging the reason on failure; 0 or -1. */
 int peer_parse_addr(vsok_addr *a, const char *text); /* "ECONNRESET" */
+/* vsok_addr_connect with --connect-timeout, logging why it failed (a vsock
+ * port without listener is named as such); a blocking fd or -1. */
+int peer_connect_addr(const peer_opts *o, const vsok_addr *a, const char *text);
 
 #endif

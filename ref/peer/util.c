@@ -43,6 +43,20 @@ const char *peer_errno_name(int e)
     return n ? n : "unknown";
 }
 
+int peer_connect_addr(const peer_opts *o, const vsok_addr *a, const char *text)
+{
+    int fd = -1;
+    vsok_err e = vsok_addr_connect(a, o->connect_ms > 0 ? (int)o->connect_ms : -1, &fd);
+    if (e == VSOK_OK)
+        return fd;
+    char err[256], q[600], why[400], qwhy[900];
+    const char *what = e == VSOK_E_IO ? strerror(errno) : vsok_errname(e);
+    vsok_addr_explain(a, 1, e, why, sizeof why);
+    plog(LOG_ERROR, "connect", "address=%s error=%s reason=%s", log_q(q, sizeof q, text),
+         log_q(err, sizeof err, what), log_q(qwhy, sizeof qwhy, why));
+    return -1;
+}
+
 int peer_parse_addr(vsok_addr *a, const char *text)
 {
     char err[256], q[600];

@@ -1086,17 +1086,18 @@ vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a)
 /* A sentence for a failed connect or listen, keeping errno.  vsock and
  * Firecracker answer a port nobody listens on with a reset, not a refusal;
  * say so, since "Connection reset by peer" reads like a crash. */
-static void explain(const vsok_addr *a, const char *verb, vsok_err e, char *err, size_t errlen)
+void vsok_addr_explain(const vsok_addr *a, int connecting, vsok_err e, char *err, size_t errlen)
 {
-    if (err == NULL || errlen == 0)
+    if (a == NULL || err == NULL || errlen == 0)
         return;
+    const char *verb = connecting ? "connect to" : "listen on";
     int saved = errno;
     char text[VSOK_ADDR_PATH_MAX + 300];
     vsok_addr_format(a, text, sizeof(text));
-    if (e == VSOK_E_IO && saved == ECONNRESET && verb[0] == 'c' && a->kind == VSOK_ADDR_VSOCK)
+    if (e == VSOK_E_IO && saved == ECONNRESET && connecting && a->kind == VSOK_ADDR_VSOCK)
         snprintf(err, errlen, "nothing is listening on %s: vsock answers a connect to a port without a listener "
                  "with a reset (ECONNRESET), not a refusal", text);
-    else if (e == VSOK_E_IO && saved == ECONNRESET && verb[0] == 'c' && a->kind == VSOK_ADDR_FC)
+    else if (e == VSOK_E_IO && saved == ECONNRESET && connecting && a->kind == VSOK_ADDR_FC)
         snprintf(err, errlen, "nothing is listening on guest port %u behind %s: Firecracker closed the "
                  "connection instead of answering CONNECT", (unsigned)a->port, text);
     else if (e == VSOK_E_IO)
@@ -1115,7 +1116,7 @@ vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, 
     if (e != VSOK_OK)
         return e;
     if ((e = vsok_addr_connect(&a, timeout_ms, fd_out)) != VSOK_OK)
-        explain(&a, "connect to", e, err, errlen);
+        vsok_addr_explain(&a, 1, e, err, errlen);
     return e;
 }
 
@@ -1128,6 +1129,6 @@ vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size
     if (e != VSOK_OK)
         return e;
     if ((e = vsok_addr_listen(&a, backlog, fd_out)) != VSOK_OK)
-        explain(&a, "listen on", e, err, errlen);
+        vsok_addr_explain(&a, 0, e, err, errlen);
     return e;
 }

@@ -865,3 +865,31 @@ Test(api, convenience_wrappers_report_parse_errors)
     cr_assert_eq(vsok_listen("nope:1", 1, &fd, err, sizeof err), VSOK_E_ADDRESS);
     cr_assert(strstr(err, "unknown address scheme") != NULL, "%s", err);
 }
+
+Test(address, explains_vsock_reset_as_no_listener_and_keeps_errno)
+{
+    vsok_addr a;
+    char why[256];
+    cr_assert_eq(vsok_addr_parse(&a, "vsock:local:6999", NULL, 0), VSOK_OK);
+    errno = ECONNRESET;
+    vsok_addr_explain(&a, 1, VSOK_E_IO, why, sizeof(why));
+    cr_assert_eq(errno, ECONNRESET);
+    cr_assert(strstr(why, "nothing is listening on vsock:1:6999") != NULL, "%s", why);
+    cr_assert(strstr(why, "ECONNRESET") != NULL, "%s", why);
+    /* The same errno on TCP is an ordinary reset, not a missing listener. */
+    cr_assert_eq(vsok_addr_parse(&a, "tcp:127.0.0.1:80", NULL, 0), VSOK_OK);
+    vsok_addr_explain(&a, 1, VSOK_E_IO, why, sizeof(why));
+    cr_assert(strstr(why, "nothing is listening") == NULL, "%s", why);
+    cr_assert(strstr(why, "tcp:127.0.0.1:80") != NULL, "%s", why);
+}
+
+Test(address, connect_failure_fills_the_error_sentence)
+{
+    char why[256] = "";
+    int fd = -1;
+    /* Port 1 on loopback: nothing listens there in a test sandbox. */
+    vsok_err e = vsok_connect("tcp:127.0.0.1:1", 1000, &fd, why, sizeof(why));
+    cr_assert_eq(e, VSOK_E_IO);
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "cannot connect to tcp:127.0.0.1:1") != NULL, "%s", why);
+}
