@@ -285,7 +285,15 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
         x->pending_fd = -1;
         return 0;
     }
-    if (o->spawn) {
+    if (!o->spawn) {
+        if (accept_client(x, c, deadline, refused, err, errlen) != 0)
+            return -1;
+        return 0;
+    }
+    /* A client that does not connect gets one more fresh start before the
+     * run concludes it is gone: one slow start on a loaded machine must
+     * not end the run. */
+    for (int attempt = 0; attempt < 2; attempt++) {
         /* A connection left in the backlog by an earlier, killed client
          * would be taken for this case's client: drop it first. */
         for (int fd; (fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;)
@@ -297,12 +305,16 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
             snprintf(err, errlen, "fork: %s", strerror(errno));
             return -1;
         }
-    }
-    if (accept_client(x, c, deadline, refused, err, errlen) != 0) {
+        if (attempt)
+            deadline = vc_now_ms() + o->timeout_ms;
+        if (accept_client(x, c, deadline, refused, err, errlen) == 0)
+            return 0;
         vc_iut_close(x, c);
-        return -1;
+        memset(c, 0, sizeof *c);
+        c->fd = -1;
+        c->pid = -1;
     }
-    return 0;
+    return -1;
 }
 
 void vc_iut_close(vc_ctx *x, vc_conn *c)
