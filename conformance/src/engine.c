@@ -103,6 +103,9 @@ void vc_xfer_run(vc_xfer *t)
                 t->closed = 2;
             }
             if (t->closed) {
+                /* An early close is a verdict of its own (SHORT), not a
+                 * timeout: it is what an IUT rejecting valid input does. */
+                vc_reader_eof(t->rd);
                 t->t_closed = vc_now_ms();
                 break;
             }
