@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * (libFuzzer's own buffer is exact too, but AFL++'s and the replay driver's
  * are not).  Never returns NULL: malloc(0) is avoided by a 1-byte block
  * whose size we never report. */
-static inline uint8_t *fz_dup(const uint8_t *data, size_t n)
+FZ_NOCOV static inline uint8_t *fz_dup(const uint8_t *data, size_t n)
 {
     uint8_t *p = malloc(n ? n : 1);
     FZ_CHECK(p != NULL);
@@ -110,10 +110,10 @@ typedef struct fz_chunkbuf {
 
 FZ_NOCOV static inline uint8_t *fz_chunk(fz_chunkbuf *b, const uint8_t *src, size_t n)
 {
-    if (n > b->cap) {
+    if (n > b->cap || b->p == NULL) {
         free(b->p);
         b->cap = n;
-        b->p = malloc(n);
+        b->p = malloc(n ? n : 1);
         FZ_CHECK(b->p != NULL);
     }
     uint8_t *dst = b->p + (b->cap - n);
@@ -130,7 +130,7 @@ typedef struct fz_split {
 } fz_split;
 
 /* Splits data[0..n) into the stream (returned length) and the choices. */
-static inline size_t fz_split_init(fz_split *s, const uint8_t *data, size_t n)
+FZ_NOCOV static inline size_t fz_split_init(fz_split *s, const uint8_t *data, size_t n)
 {
     memset(s, 0, sizeof(*s));
     if (n == 0)
@@ -147,7 +147,7 @@ static inline size_t fz_split_init(fz_split *s, const uint8_t *data, size_t n)
 /* Next choice: *flag receives bit 0x40 of the control byte on the first
  * pass only (faults never repeat forever); returns the chunk size, or
  * SIZE_MAX ("everything") when there are no control bytes. */
-static inline size_t fz_split_next(fz_split *s, int *flag, uint8_t *raw)
+FZ_NOCOV static inline size_t fz_split_next(fz_split *s, int *flag, uint8_t *raw)
 {
     if (flag)
         *flag = 0;
@@ -165,7 +165,7 @@ static inline size_t fz_split_next(fz_split *s, int *flag, uint8_t *raw)
 }
 
 /* Maximum payload chosen by the mode bits (0 = the protocol maximum). */
-static inline size_t fz_max_payload(unsigned mode)
+FZ_NOCOV static inline size_t fz_max_payload(unsigned mode)
 {
     static const size_t table[8] = {0, 1, 7, 255, 4096, 65536, 1048575, 1048576};
     return table[mode & 7];
@@ -249,6 +249,6 @@ FZ_NOCOV static inline void fz_oracle_run(fz_oracle *o, const uint8_t *buf, size
     }
 }
 
-static inline void fz_oracle_free(fz_oracle *o) { free(o->msgs.v); }
+FZ_NOCOV static inline void fz_oracle_free(fz_oracle *o) { free(o->msgs.v); }
 
 #endif

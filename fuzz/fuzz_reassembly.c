@@ -61,6 +61,7 @@ FZ_NOCOV static void check_memory(run *r)
 FZ_NOCOV static void run_push(run *r, const uint8_t *stream, size_t n, fz_split *sp)
 {
     size_t pos = 0;
+    fz_chunk(&r->cb, stream, n); /* one block, as large as any chunk can be */
     vsok_err err = VSOK_OK;
     vsok_msg m;
     while (pos < n && err == VSOK_OK) {
@@ -215,15 +216,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(r.cb.p);
 
     /* After reset the same decoder, fed everything at once, agrees again:
-     * nothing of the first run (sticky error, offsets, buffer) survives. */
-    vsok_decoder_reset(d);
-    FZ_CHECK(vsok_decoder_memory(d) == r.base_mem);
-    FZ_CHECK(vsok_decoder_offset(d) == 0 && vsok_decoder_error(d) == VSOK_OK);
-    fz_split whole;
-    fz_split_init(&whole, NULL, 0);
-    run r2 = {.d = d, .o = &o, .base_mem = r.base_mem};
-    run_push(&r2, stream, n, &whole);
-    free(r2.cb.p);
+     * nothing of the first run (sticky error, offsets, buffer) survives.
+     * Every other input (by its first byte), to keep executions cheap. */
+    if (n > 0 && (in[0] & 1)) {
+        vsok_decoder_reset(d);
+        FZ_CHECK(vsok_decoder_memory(d) == r.base_mem);
+        FZ_CHECK(vsok_decoder_offset(d) == 0 && vsok_decoder_error(d) == VSOK_OK);
+        fz_split whole;
+        fz_split_init(&whole, NULL, 0);
+        run r2 = {.d = d, .o = &o, .base_mem = r.base_mem};
+        run_push(&r2, stream, n, &whole);
+        free(r2.cb.p);
+        /* One-shot decode without a callback or an offset pointer agrees too. */
+        FZ_CHECK(vsok_decode_all(stream, n, max, NULL, NULL, NULL) == o.end);
+    }
     vsok_decoder_free(d);
 
     /* Early stop: the callback's non-zero return ends decoding with OK. */
@@ -234,9 +240,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(c.seen.v);
     }
 
-    /* One-shot decode without a callback or an offset pointer agrees too. */
-    FZ_CHECK(vsok_decode_all(stream, n, max, NULL, NULL, NULL) == o.end);
-    check_misuse(stream);
+    /* Misuse once per tiny input (the empty input is in every corpus):
+     * its allocations would otherwise cost every execution. */
+    if (size < 2)
+        check_misuse(stream);
 
     fz_oracle_free(&o);
     free(stream);

@@ -401,7 +401,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         run_socket(st, n, &sp, max, mode, &o);
     }
-    check_misuse();
+    /* Misuse (and its poll calls) once per tiny input: the empty input is
+     * in every corpus. */
+    if (size < 2)
+        check_misuse();
     fz_oracle_free(&o);
     free(st);
     free(in);
