@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "vsok/socket.h"
 
-#define READ_BUF VSOK_CHUNK_SIZE
+#define READ_BUF (256 * 1024)
 #define QUEUE_BUF (256 * 1024)
 /* Past this payload size the reader fetches the next header alone, so the
  * payload lands in its final place instead of being copied there. */
