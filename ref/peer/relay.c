@@ -412,13 +412,15 @@ void relay_event(loop *L, ev *e, uint32_t events)
 
 static void connect_failed(loop *L, relay *r, int client_fd, vsok_err err, int e)
 {
-    char t[300], q[600], c[300];
+    char t[300], q[600], c[300], why[400], qwhy[900];
     vsok_addr_format(&L->target, t, sizeof t);
+    errno = e;
+    vsok_addr_explain(&L->target, 1, err, why, sizeof why);
     g_stats.errors[err]++;
     g_stats.conns_refused++;
-    plog(LOG_WARN, "connect-failed", "conn=%" PRIu32 " target=%s error=%s errno=%s client=%s", r ? r->id : 0,
-         log_q(q, sizeof q, t), vsok_errname(err), err == VSOK_E_IO ? peer_errno_name(e) : "-",
-         peer_fd_name(client_fd, c, sizeof c));
+    plog(LOG_WARN, "connect-failed", "conn=%" PRIu32 " target=%s error=%s errno=%s client=%s reason=%s",
+         r ? r->id : 0, log_q(q, sizeof q, t), vsok_errname(err), err == VSOK_E_IO ? peer_errno_name(e) : "-",
+         peer_fd_name(client_fd, c, sizeof c), log_q(qwhy, sizeof qwhy, why));
 }
 
 /* The non-blocking connect finished (or failed). */
