@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "vsok/vsok.h"
 
@@ -67,7 +68,6 @@ FZ_NOCOV static inline uint8_t *fz_dup(const uint8_t *data, size_t n)
 /* An fd poll() always finds both readable and writable: one end of a
  * socketpair whose peer sent it a byte.  Mock streams use it as poll_fd so
  * that an injected EAGAIN is waited on (immediately) and retried. */
-#include <sys/socket.h>
 FZ_NOCOV static inline int fz_ready_fd(void)
 {
     static int sv[2] = {-1, -1};

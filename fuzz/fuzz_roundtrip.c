@@ -430,6 +430,8 @@ FZ_NOCOV static void check_closed_peer(void)
     FZ_CHECK(vsok_write_message(sv[1], x, sizeof(x)) == VSOK_E_IO && errno == EPIPE);
     vsok_stream s = vsok_stream_fd(sv[1]);
     FZ_CHECK(vsok_stream_write_full(&s, x, sizeof(x)) == VSOK_E_IO && errno == EPIPE);
+    struct iovec two[2] = {{(void *)(uintptr_t)x, 1}, {(void *)(uintptr_t)(x + 1), 1}};
+    FZ_CHECK(vsok_stream_writev_full(&s, two, 2) == VSOK_E_IO && errno == EPIPE);
     close(sv[1]);
 }
 
