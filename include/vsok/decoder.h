@@ -19,7 +19,8 @@
  * most twice what has arrived for the frame, at least 1 KiB, never more than
  * the length), so a peer announcing 1 MiB and sending nothing costs nothing.
  * vsok_decoder_prepare, the opt-in zero-copy path, offers room for one more
- * 64 KiB read beyond what arrived (a read buffer's worth, not the length).
+ * 64 KiB read beyond what arrived, with the same doubling: at most
+ * 2 x (received + 64 KiB), still never the announced length.
  */
 #ifndef VSOK_DECODER_H
 #define VSOK_DECODER_H
@@ -85,7 +86,8 @@ uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room);
  * otherwise, VSOK_E_INVAL if n exceeds the room given. */
 vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg);
 
-/* Releases the payload buffer if the decoder is between frames.  The
+/* Releases the payload buffer unless a payload is being collected (between
+ * frames, or with only part of a header in: the buffer then holds nothing).  The
  * decoder otherwise keeps its buffer for the next frame (fast for one busy
  * connection); servers holding many idle connections call this after each
  * message so an idle connection costs only the struct. */
