@@ -144,13 +144,17 @@ static uint32_t be32(const uint8_t *p)
  * window.  Returns how many of the 8 bytes are known. */
 static size_t actual_header(const vc_reader *r, uint8_t hdr[HDR])
 {
-    size_t n = 0;
     const vc_span *s = &r->msgs[r->diff_msg];
-    for (; n < r->diff_in_frame && n < HDR; n++)
-        hdr[n] = frame_byte(s, n);
-    for (size_t w = 0; n < HDR && w < r->nwindow; w++)
-        hdr[n++] = r->window[w];
-    return n;
+    /* One index bounded by HDR (two cursors made gcc -O3 see an overflow). */
+    for (size_t i = 0; i < HDR; i++) {
+        if (i < r->diff_in_frame)
+            hdr[i] = frame_byte(s, i);
+        else if (i - r->diff_in_frame < r->nwindow)
+            hdr[i] = r->window[i - r->diff_in_frame];
+        else
+            return i;
+    }
+    return HDR;
 }
 
 uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char *actual,

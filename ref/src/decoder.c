@@ -6,25 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "vsok/decoder.h"
 
 #define MIN_ALLOC 1024
 #define PREPARE_STEP VSOK_CHUNK_SIZE
-
-struct vsok_decoder {
-    uint32_t max;
-    uint8_t hdr_have;           /* header bytes held, 0..8 */
-    uint8_t in_payload;         /* header complete, collecting payload */
-    uint8_t hdr[VSOK_HEADER_SIZE];
-    uint32_t need;              /* payload length of the current frame */
-    uint32_t have;              /* payload bytes held in buf */
-    size_t cap;
-    uint8_t *buf;
-    uint64_t offset;            /* bytes consumed so far */
-    uint64_t frame_off;         /* offset of the current frame's first byte */
-    uint64_t err_off;
-    vsok_err err;
-};
 
 vsok_decoder *vsok_decoder_new(size_t max_payload)
 {
