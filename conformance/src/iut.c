@@ -172,10 +172,32 @@ void vc_iut_stop(vc_ctx *x)
         unlink(x->listen_text + 5);
 }
 
+/* The address a spawned client connects to: the listen address, with a
+ * wildcard (vsock CID any, 0.0.0.0, ::) turned into the loopback a client
+ * can actually reach. */
+static void connect_text(const vc_ctx *x, char *buf, size_t len)
+{
+    vsok_addr a;
+    snprintf(buf, len, "%s", x->listen_text);
+    if (vsok_addr_parse(&a, x->listen_text, NULL, 0) != VSOK_OK)
+        return;
+    if (a.kind == VSOK_ADDR_VSOCK && a.cid == VSOK_CID_ANY)
+        a.cid = VSOK_CID_LOCAL;
+    else if (a.kind == VSOK_ADDR_TCP && strcmp(a.host, "0.0.0.0") == 0)
+        snprintf(a.host, sizeof a.host, "127.0.0.1");
+    else if (a.kind == VSOK_ADDR_TCP && strcmp(a.host, "::") == 0)
+        snprintf(a.host, sizeof a.host, "::1");
+    else
+        return;
+    vsok_addr_format(&a, buf, len);
+}
+
 static char *spawn_command(vc_ctx *x)
 {
     const char *t = x->o->spawn;
-    char *q = vc_shell_quote(x->listen_text);
+    char target[sizeof x->listen_text];
+    connect_text(x, target, sizeof target);
+    char *q = vc_shell_quote(target);
     size_t n = strlen(t) + 1, nq = strlen(q);
     for (const char *p = strstr(t, "{addr}"); p; p = strstr(p + 6, "{addr}"))
         n += nq;

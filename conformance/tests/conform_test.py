@@ -124,6 +124,18 @@ def t_peer_client(tmp):
     assert_clean(rc, rep, text, "client")
 
 
+def t_spawn_wildcard(tmp):
+    # listening on 0.0.0.0, the runner hands the spawned client 127.0.0.1
+    seen = os.path.join(tmp, "addr.txt")
+    spawn = "echo {addr} > " + shlex.quote(seen) + "; exec " + shlex.quote(A.peer) + " -qq connect {addr}"
+    rc, rep, text = conform(["--role", "client", "--listen", "tcp:0.0.0.0:0", "--spawn", spawn,
+                             "--pick", "echo.size.1", "--timeout", "5s"], tmp)
+    check(rc == 0, "runner exit status %d\n%s" % (rc, text[-2000:]))
+    with open(seen) as f:
+        addr = f.read().strip()
+    check(addr.startswith("tcp:127.0.0.1:") and not addr.endswith(":0"), "spawned with %r" % addr)
+
+
 def t_peer_exec(tmp):
     rc, rep, text = conform(["--target", "exec:" + shlex.quote(A.peer) + " -qq stdio", "--timeout", PEER_T], tmp)
     assert_clean(rc, rep, text, "exec")
