@@ -121,37 +121,29 @@ vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size
     while (pos < len) {
         if (!d->in_payload) {
             if (d->hdr_have == 0 && len - pos >= VSOK_HEADER_SIZE) {
-                /* Fast path: the whole header is in the caller's buffer. */
-                const uint8_t *h = buf + pos;
-                uint32_t plen = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
-                if (memcmp(h, VSOK_MAGIC, VSOK_MAGIC_SIZE) != 0 || plen == 0 || plen > d->max) {
-                    size_t bad = 0;
-                    if (vsok_header_check_prefix(h, VSOK_MAGIC_SIZE, &bad) != VSOK_OK) {
-                        pos += bad + 1;
-                        ret = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
-                        break;
-                    }
-                    memcpy(d->hdr, h, VSOK_HEADER_SIZE);
-                    pos += VSOK_HEADER_SIZE;
-                    ret = start_payload(d); /* reports the length error */
+                /* Whole valid frame in the caller's buffer: in place, no
+                 * copy (the same path the socket reader takes). */
+                d->offset = base + pos;
+                size_t whole = vsok__decoder_whole(d, buf + pos, len - pos, msg);
+                if (whole > 0) {
+                    pos += whole;
+                    ret = VSOK_OK;
                     break;
                 }
-                pos += VSOK_HEADER_SIZE;
-                if (len - pos >= plen) {
-                    /* Whole frame present: hand it out in place, no copy. */
-                    msg->data = buf + pos;
-                    msg->len = plen;
-                    msg->offset = d->frame_off;
-                    pos += plen;
-                    d->frame_off = base + pos;
-                    ret = VSOK_OK;
+                /* Otherwise a bad header or a payload still to come. */
+                const uint8_t *h = buf + pos;
+                size_t bad = 0;
+                if (vsok_header_check_prefix(h, VSOK_MAGIC_SIZE, &bad) != VSOK_OK) {
+                    pos += bad + 1;
+                    ret = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
                     break;
                 }
                 memcpy(d->hdr, h, VSOK_HEADER_SIZE);
                 d->hdr_have = VSOK_HEADER_SIZE;
-                d->need = plen;
-                d->have = 0;
-                d->in_payload = 1;
+                pos += VSOK_HEADER_SIZE;
+                if ((ret = start_payload(d)) != VSOK_OK)
+                    break;
+                ret = VSOK_E_AGAIN;
                 continue;
             }
             /* Header split across feeds: one byte at a time, so a wrong
