@@ -186,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vc_reader_init(&r, c.sp, c.n);
     check_state(&r, &m, st, 0, 0);
 
-    fz_chunkbuf cb = {NULL, 0};
+    fz_chunkbuf cb = {{NULL}, {0}};
     size_t pos = 0;
     while (pos < n) {
         int flag = 0;
@@ -212,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_reports(&r, &m, lens[(n ? in[0] : 0) & 7], lens[(n > 1 ? in[1] : 0) & 7]);
     FZ_CHECK(vc_field_name(0) != NULL && vc_field_name(4) != NULL && vc_field_name(8) != NULL);
 
-    free(cb.p);
+    fz_chunkbuf_free(&cb);
     free(m.owed);
     free(changed);
     free(st);

@@ -385,7 +385,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode == 2 || mode == 5)
         max = 0;
 
-    fz_oracle o;
+    fz_oracle o = {{NULL, 0, 0}, VSOK_OK, 0};
     fz_oracle_run(&o, st, n, max);
     switch (mode) {
     case 3:

@@ -130,30 +130,23 @@ vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size
                     ret = VSOK_OK;
                     break;
                 }
-                /* Otherwise a bad header or a payload still to come. */
-                const uint8_t *h = buf + pos;
-                size_t bad = 0;
-                if (vsok_header_check_prefix(h, VSOK_MAGIC_SIZE, &bad) != VSOK_OK) {
-                    pos += bad + 1;
-                    ret = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
-                    break;
-                }
-                memcpy(d->hdr, h, VSOK_HEADER_SIZE);
-                d->hdr_have = VSOK_HEADER_SIZE;
-                pos += VSOK_HEADER_SIZE;
-                if ((ret = start_payload(d)) != VSOK_OK)
-                    break;
-                ret = VSOK_E_AGAIN;
-                continue;
             }
-            /* Header split across feeds: one byte at a time, so a wrong
-             * magic byte is caught the moment it arrives. */
-            uint8_t i = d->hdr_have++;
-            d->hdr[i] = buf[pos++];
-            if (i < VSOK_MAGIC_SIZE && d->hdr[i] != (uint8_t)VSOK_MAGIC[i]) {
-                ret = fail(d, VSOK_E_MAGIC, d->frame_off + i);
+            /* The header, whole or split across feeds: take what there is
+             * of it.  A wrong magic byte is caught the moment it arrives,
+             * and nothing past it is consumed. */
+            size_t had = d->hdr_have, take = VSOK_HEADER_SIZE - had;
+            if (take > len - pos)
+                take = len - pos;
+            memcpy(d->hdr + had, buf + pos, take);
+            size_t bad = 0;
+            if (had < VSOK_MAGIC_SIZE && vsok_header_check_prefix(d->hdr, had + take, &bad) != VSOK_OK) {
+                d->hdr_have = (uint8_t)(bad + 1);
+                pos += bad + 1 - had;
+                ret = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
                 break;
             }
+            d->hdr_have = (uint8_t)(had + take);
+            pos += take;
             if (d->hdr_have == VSOK_HEADER_SIZE && (ret = start_payload(d)) != VSOK_OK)
                 break;
             ret = VSOK_E_AGAIN;
@@ -240,30 +233,33 @@ vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vso
         return VSOK_E_INVAL;
     size_t pos = 0;
     for (;;) {
-        size_t left = len - pos, bad = 0;
+        size_t left = len - pos;
         if (left == 0) {
             *err_offset = len;
             return VSOK_E_EOF;
         }
-        if (vsok_header_check_prefix(buf + pos, left, &bad) != VSOK_OK) {
-            *err_offset = pos + bad;
-            return VSOK_E_MAGIC;
-        }
-        if (left < VSOK_HEADER_SIZE) {
+        const uint8_t *h = buf + pos;
+        /* One compare for a whole right magic; the byte loop only to name
+         * the first wrong byte, or a short header that is right so far. */
+        if (left < VSOK_HEADER_SIZE || vsok__be32(h) != VSOK__MAGIC_BE32) {
+            size_t bad = 0;
+            if (vsok_header_check_prefix(h, left, &bad) != VSOK_OK) {
+                *err_offset = pos + bad;
+                return VSOK_E_MAGIC;
+            }
             *err_offset = len;
             return VSOK_E_TRUNCATED;
         }
-        uint32_t plen = 0;
-        vsok_err err = vsok_header_decode_max(buf + pos, (uint32_t)max_payload, &plen);
-        if (err != VSOK_OK) {
+        uint32_t plen = vsok__be32(h + VSOK_LENGTH_OFFSET);
+        if (plen == 0 || plen > max_payload) {
             *err_offset = pos + VSOK_LENGTH_OFFSET;
-            return err;
+            return plen == 0 ? VSOK_E_LENGTH : VSOK_E_TOO_LARGE;
         }
         if (left - VSOK_HEADER_SIZE < plen) {
             *err_offset = len;
             return VSOK_E_TRUNCATED;
         }
-        vsok_msg m = {buf + pos + VSOK_HEADER_SIZE, plen, pos};
+        vsok_msg m = {h + VSOK_HEADER_SIZE, plen, pos};
         pos += VSOK_HEADER_SIZE + plen;
         if (on_msg != NULL && on_msg(ctx, &m) != 0)
             return VSOK_OK;

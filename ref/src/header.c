@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "internal.h"
 #include "vsok/header.h"
 
 static const uint8_t magic[VSOK_MAGIC_SIZE] = {0x56, 0x53, 0x4F, 0x4B};
@@ -28,6 +29,9 @@ vsok_err vsok_header_check_prefix(const uint8_t *in, size_t n, size_t *bad_index
 {
     if (in == NULL && n > 0)
         return VSOK_E_INVAL;
+    /* The common case, a whole right magic, without the byte loop. */
+    if (n >= VSOK_MAGIC_SIZE && vsok__be32(in) == VSOK__MAGIC_BE32)
+        return VSOK_OK;
     if (n > VSOK_MAGIC_SIZE)
         n = VSOK_MAGIC_SIZE;
     for (size_t i = 0; i < n; i++) {
@@ -46,9 +50,9 @@ vsok_err vsok_header_decode_max(const uint8_t in[VSOK_HEADER_SIZE], uint32_t max
     if (in == NULL || payload_len == NULL || max_payload == 0 || max_payload > VSOK_MAX_PAYLOAD)
         return VSOK_E_INVAL;
     /* Magic before length: "GET / HTTP/1.1" has a plausible length field. */
-    if (memcmp(in, magic, VSOK_MAGIC_SIZE) != 0)
+    if (vsok__be32(in) != VSOK__MAGIC_BE32)
         return VSOK_E_MAGIC;
-    uint32_t len = (uint32_t)in[4] << 24 | (uint32_t)in[5] << 16 | (uint32_t)in[6] << 8 | in[7];
+    uint32_t len = vsok__be32(in + VSOK_LENGTH_OFFSET);
     *payload_len = len;
     if (len == 0)
         return VSOK_E_LENGTH;
