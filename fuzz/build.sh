@@ -42,9 +42,11 @@ for src in "$here"/fuzz/fuzz_*.c; do
     t=$(basename "${src%.c}")
     [ "$t" = fuzz_conform_reader ] && [ ! -f "$here/conformance/src/reader.c" ] && continue
     # shellcheck disable=SC2086
-    $CC $CFLAGS "${cflags[@]}" -c "$src" -o "$work/$t.o"
+    $CC $CFLAGS "${cflags[@]}" -DFZ_WRAP_ALLOC -c "$src" -o "$work/$t.o"
+    # The wrapped allocators and poll() are fuzz_common.h's failure injection.
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS "$work/$t.o" -o "$OUT/$t" $LIB_FUZZING_ENGINE "$work/libvsok_fuzz.a" -lpthread
+    $CXX $CXXFLAGS "$work/$t.o" -o "$OUT/$t" $LIB_FUZZING_ENGINE "$work/libvsok_fuzz.a" -lpthread \
+        -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=poll
     cp "$here/fuzz/vsok.dict" "$OUT/$t.dict"
     [ -f "$here/fuzz/$t.options" ] && cp "$here/fuzz/$t.options" "$OUT/$t.options"
     rm -f "$OUT/${t}_seed_corpus.zip"

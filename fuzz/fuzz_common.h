@@ -105,6 +105,83 @@ FZ_NOCOV static inline size_t fz_sndbuf(int fd)
     return v > 0 ? (size_t)v / 4 : 0;
 }
 
+/* Allocation-failure injection.  The fuzz builds (CMake, fuzz/build.sh)
+ * define FZ_WRAP_ALLOC and link each target with
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so every allocation made
+ * by the library's code (and the harness's) comes through the wrappers
+ * below.  They fail exactly one allocation on demand: the k-th one made
+ * while the harness has the injection live, which it is only around calls
+ * into the library, and only on the thread that armed it (writer threads
+ * and the harness's own bookkeeping never fail).  A realloc that fails
+ * leaves its block as it was, as the C library's does.  Built without the
+ * wrapping nothing ever fails and fz_alloc_take() stays 0, so the same
+ * target source runs anywhere. */
+static _Thread_local long fz_alloc_countdown = -1; /* -1: never */
+static _Thread_local int fz_alloc_is_live, fz_alloc_fired;
+
+FZ_NOCOV static inline int fz_alloc_should_fail(void)
+{
+    if (!fz_alloc_is_live || fz_alloc_countdown < 0)
+        return 0;
+    if (fz_alloc_countdown-- > 0)
+        return 0;
+    fz_alloc_fired = 1;
+    return 1;
+}
+
+#ifdef FZ_WRAP_ALLOC
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+FZ_NOCOV void *__wrap_malloc(size_t n) { return fz_alloc_should_fail() ? NULL : __real_malloc(n); }
+FZ_NOCOV void *__wrap_calloc(size_t k, size_t n) { return fz_alloc_should_fail() ? NULL : __real_calloc(k, n); }
+FZ_NOCOV void *__wrap_realloc(void *p, size_t n) { return fz_alloc_should_fail() ? NULL : __real_realloc(p, n); }
+#endif
+
+/* poll() failure injection, by the same wrapping (-Wl,--wrap=poll): the
+ * next poll() on this thread fails with errno err (0: none pending). */
+static _Thread_local int fz_poll_errno;
+
+#ifdef FZ_WRAP_ALLOC
+#include <errno.h>
+#include <poll.h>
+int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
+int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
+FZ_NOCOV int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    int e = fz_poll_errno;
+    fz_poll_errno = 0;
+    if (e == 0)
+        return __real_poll(fds, n, timeout);
+    errno = e;
+    return -1;
+}
+#endif
+
+FZ_NOCOV static inline void fz_poll_fail_next(int err) { fz_poll_errno = err; }
+
+/* Arms the injection: the k-th live allocation from now fails (k < 0:
+ * none).  Clears an earlier failure not yet taken. */
+FZ_NOCOV static inline void fz_alloc_fail_nth(long k)
+{
+    fz_alloc_countdown = k;
+    fz_alloc_fired = 0;
+}
+
+/* Live only around a call into the library. */
+FZ_NOCOV static inline void fz_alloc_live(int on) { fz_alloc_is_live = on; }
+
+/* 1 when an injected failure happened since the last take, then 0. */
+FZ_NOCOV static inline int fz_alloc_take(void)
+{
+    int f = fz_alloc_fired;
+    fz_alloc_fired = 0;
+    return f;
+}
+
 /* AddressSanitizer's manual poisoning, where the build has ASan (clang's
  * -fsanitize=address or gcc's); elsewhere no-ops. */
 #if defined(__has_feature)

@@ -84,7 +84,16 @@ FZ_NOCOV static void run_push(run *r, const uint8_t *stream, size_t n, fz_split 
                 FZ_CHECK(vsok_decoder_memory(r->d) <= before);
         }
         size_t room = 0;
-        uint8_t *fill = flag ? vsok_decoder_prepare(r->d, &room) : NULL;
+        uint8_t *fill = NULL;
+        if (flag) {
+            fz_alloc_live(1);
+            fill = vsok_decoder_prepare(r->d, &room);
+            fz_alloc_live(0);
+            /* A failed allocation gives no window, and only inside a
+             * payload; the plain feed below then goes on losing nothing. */
+            if (fz_alloc_take())
+                FZ_CHECK(fill == NULL && room == 0 && vsok_decoder_pending_length(r->d) > 0);
+        }
         if (fill != NULL) {
             /* Zero-copy path: only ever inside a payload, never past it. */
             uint32_t pending = vsok_decoder_pending_length(r->d);
@@ -111,10 +120,22 @@ FZ_NOCOV static void run_push(run *r, const uint8_t *stream, size_t n, fz_split 
         size_t off = 0;
         while (off < chunk) {
             size_t used = (size_t)-1;
+            fz_alloc_live(1);
             vsok_err e = vsok_decoder_feed(r->d, blk + off, chunk - off, &used, &m);
+            fz_alloc_live(0);
             FZ_CHECK(used <= chunk - off);
             off += used;
             FZ_CHECK(vsok_decoder_offset(r->d) == pos + off);
+            /* OutOfMemory exactly when an allocation failed; what was
+             * consumed before it is kept, and feeding the rest again goes
+             * on as if nothing had happened (the oracle checks it all). */
+            int failed = fz_alloc_take();
+            FZ_CHECK(failed == (e == VSOK_E_NOMEM));
+            if (failed) {
+                FZ_CHECK(vsok_decoder_error(r->d) == VSOK_OK);
+                check_memory(r);
+                continue;
+            }
             if (e == VSOK_OK) {
                 FZ_CHECK(used > 0);
                 got_msg(r, &m, pos + off);
@@ -185,6 +206,30 @@ FZ_NOCOV static void check_misuse(const uint8_t *stream)
     vsok_decoder_free(d);
 }
 
+/* The k-th allocation of a fresh decoder fails (k = 0: the decoder
+ * itself).  vsok_decoder_new then returns NULL; a failed buffer growth
+ * makes feed return OutOfMemory and prepare NULL, and the run continues
+ * with nothing lost: every message, the outcome and its offset still
+ * agree with the oracle. */
+FZ_NOCOV static void run_nomem(const fz_oracle *o, const uint8_t *stream, size_t n, size_t max, long k,
+                               fz_split *sp, fz_chunkbuf *cb)
+{
+    fz_alloc_fail_nth(k);
+    fz_alloc_live(1);
+    vsok_decoder *d = vsok_decoder_new(max);
+    fz_alloc_live(0);
+    if (fz_alloc_take()) {
+        FZ_CHECK(d == NULL);
+        d = vsok_decoder_new(max);
+    }
+    FZ_CHECK(d != NULL);
+    sp->next = 0; /* the same split again */
+    run r = {.d = d, .o = o, .base_mem = vsok_decoder_memory(d), .cb = cb};
+    run_push(&r, stream, n, sp);
+    fz_alloc_fail_nth(-1);
+    vsok_decoder_free(d);
+}
+
 typedef struct stop_ctx {
     fz_msgs *seen;
     size_t stop;
@@ -222,7 +267,7 @@ FZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* One more property per input, picked by its length (the fuzzer moves
      * it freely, and a raw VSOK stream keeps its meaning whatever it is):
      * the decoder each needs would otherwise cost every execution. */
-    switch (size % 3) {
+    switch (size % 4) {
     case 0:
         /* After reset the same decoder, fed everything at once, agrees
          * again: nothing of the first run (sticky error, offsets, buffer)
@@ -239,12 +284,15 @@ FZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* One-shot decode without a callback or an offset pointer agrees. */
         FZ_CHECK(vsok_decode_all(stream, n, max, NULL, NULL, NULL) == o.end);
         break;
+    case 2:
+        run_nomem(&o, stream, n, max, (long)(size / 4 % 6), &sp, &chunks);
+        break;
     default:
         /* Early stop: the callback's non-zero return ends decoding with OK
          * after exactly the k-th message. */
         if (o.msgs.n > 0) {
             seen.n = 0;
-            stop_ctx c = {.seen = &seen, .stop = (size / 3) % o.msgs.n};
+            stop_ctx c = {.seen = &seen, .stop = (size / 4) % o.msgs.n};
             vsok_err e = vsok_decode_all(stream, n, max, stop_after, &c, NULL);
             FZ_CHECK(e == VSOK_OK && seen.n == c.stop + 1);
         }

@@ -37,10 +37,13 @@ typedef struct mock {
 } mock;
 
 /* A flagged control byte injects a fault instead of data: raw & 3 = 1
- * EINTR, 2 ECONNRESET (the transport is gone for good), else EAGAIN. */
+ * EINTR, 2 ECONNRESET (the transport is gone for good), else EAGAIN.  With
+ * 3 the poll() that waits after it fails too: interrupted (EINTR, retried)
+ * when bit 0x20 is set, else ENOMEM, which is the transport failing. */
 FZ_NOCOV static ssize_t mock_read(void *ctx, void *buf, size_t len)
 {
     mock *m = ctx;
+    fz_poll_fail_next(0); /* a wait that never came (no poll fd) */
     if (m->failed) {
         errno = ECONNRESET;
         return -1;
@@ -49,8 +52,11 @@ FZ_NOCOV static ssize_t mock_read(void *ctx, void *buf, size_t len)
     uint8_t raw = 0;
     size_t chunk = fz_split_next(m->sp, &flag, &raw);
     if (flag) {
-        errno = (raw & 3) == 1 ? EINTR : (raw & 3) == 2 ? ECONNRESET : EAGAIN;
-        m->failed = (raw & 3) == 2;
+        unsigned kind = raw & 3;
+        m->failed = kind == 2 || (kind == 3 && !(raw & 0x20));
+        if (kind == 3)
+            fz_poll_fail_next(raw & 0x20 ? EINTR : ENOMEM);
+        errno = kind == 1 ? EINTR : kind == 2 ? ECONNRESET : EAGAIN;
         return -1;
     }
     FZ_CHECK(len > 0);
@@ -115,23 +121,32 @@ FZ_NOCOV static void check_msg(const fz_oracle *o, size_t i, const uint8_t *data
     FZ_CHECK(memcmp(data, o->msgs.v[i].data, len) == 0);
 }
 
-/* Modes 3, 4, 5: the unbuffered VSOK reader over the mock. */
+/* Modes 3, 4, 5: the unbuffered VSOK reader over the mock.  With
+ * fail_k >= 0 the fail_k-th allocation of the readers fails: OutOfMemory,
+ * no message, nothing leaked (LeakSanitizer), after a correct prefix. */
 FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, size_t max,
-                                   unsigned wait, int via_vtable, const fz_oracle *o)
+                                   unsigned wait, int via_vtable, const fz_oracle *o, long fail_k)
 {
     mock m = {st, n, 0, sp, 0};
     vsok_stream s = mock_stream(&m, wait);
     vsok_err e;
     size_t i = 0;
+    fz_alloc_fail_nth(fail_k);
     for (;; i++) {
         uint8_t *msg = NULL;
         size_t len = 0;
+        fz_alloc_live(1);
         if (via_vtable)
             e = (vsok_err)vsok_protocol_vsok.read_message(&vsok_protocol_vsok, &s, &msg, &len);
         else
             e = vsok_stream_read_message(&s, max, &msg, &len);
+        fz_alloc_live(0);
+        int failed = fz_alloc_take();
+        FZ_CHECK(failed == (e == VSOK_E_NOMEM));
         if (e != VSOK_OK) {
             FZ_CHECK(msg == NULL && len == 0);
+            if (failed)
+                return; /* the messages before it were checked as they came */
             break;
         }
         check_msg(o, i, msg, len);
@@ -391,7 +406,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
     case 4:
     case 5:
-        run_mock_vsok(st, n, &sp, max, wait, mode == 5, &o);
+        /* One input length in four also fails an allocation. */
+        run_mock_vsok(st, n, &sp, max, wait, mode == 5, &o, size % 4 == 3 ? (long)(size / 4 % 3) : -1);
         if (mode == 4)
             run_mock_read_full(st, n, &sp, wait);
         break;
@@ -405,6 +421,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * in every corpus. */
     if (size < 2)
         check_misuse();
+    fz_poll_fail_next(0);
     fz_oracle_free(&o);
     free(st);
     free(in);
