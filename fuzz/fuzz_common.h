@@ -105,19 +105,26 @@ FZ_NOCOV static inline size_t fz_sndbuf(int fd)
     return v > 0 ? (size_t)v / 4 : 0;
 }
 
-/* Allocation-failure injection.  The fuzz builds (CMake, fuzz/build.sh)
- * define FZ_WRAP_ALLOC and link each target with
- * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc, so every allocation made
- * by the library's code (and the harness's) comes through the wrappers
- * below.  They fail exactly one allocation on demand: the k-th one made
- * while the harness has the injection live, which it is only around calls
- * into the library, and only on the thread that armed it (writer threads
- * and the harness's own bookkeeping never fail).  A realloc that fails
- * leaves its block as it was, as the C library's does.  Built without the
- * wrapping nothing ever fails and fz_alloc_take() stays 0, so the same
- * target source runs anywhere. */
+/* Failure injection.  The fuzz builds (CMake, fuzz/build.sh) define
+ * FZ_WRAP_ALLOC and link each target with
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=poll, so every
+ * allocation and poll() made by the library's code (and the harness's)
+ * comes through the wrappers below.
+ *
+ * Allocations: exactly one fails on demand, the k-th one made while the
+ * harness has the injection live, which it is only around calls into the
+ * library, and only on the thread that armed it (writer threads and the
+ * harness's own bookkeeping never fail).  A realloc that fails leaves its
+ * block as it was, as the C library's does.
+ *
+ * poll(): the next call on this thread fails with the errno the harness
+ * set (0: none pending).
+ *
+ * Built without the wrapping nothing ever fails and fz_alloc_take() stays
+ * 0, so the same target source runs anywhere. */
 static _Thread_local long fz_alloc_countdown = -1; /* -1: never */
 static _Thread_local int fz_alloc_is_live, fz_alloc_fired;
+static _Thread_local int fz_poll_errno;
 
 FZ_NOCOV static inline int fz_alloc_should_fail(void)
 {
@@ -130,26 +137,19 @@ FZ_NOCOV static inline int fz_alloc_should_fail(void)
 }
 
 #ifdef FZ_WRAP_ALLOC
+#include <errno.h>
+#include <poll.h>
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t k, size_t n);
 void *__real_realloc(void *p, size_t n);
+int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t k, size_t n);
 void *__wrap_realloc(void *p, size_t n);
+int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
 FZ_NOCOV void *__wrap_malloc(size_t n) { return fz_alloc_should_fail() ? NULL : __real_malloc(n); }
 FZ_NOCOV void *__wrap_calloc(size_t k, size_t n) { return fz_alloc_should_fail() ? NULL : __real_calloc(k, n); }
 FZ_NOCOV void *__wrap_realloc(void *p, size_t n) { return fz_alloc_should_fail() ? NULL : __real_realloc(p, n); }
-#endif
-
-/* poll() failure injection, by the same wrapping (-Wl,--wrap=poll): the
- * next poll() on this thread fails with errno err (0: none pending). */
-static _Thread_local int fz_poll_errno;
-
-#ifdef FZ_WRAP_ALLOC
-#include <errno.h>
-#include <poll.h>
-int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
-int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
 FZ_NOCOV int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     int e = fz_poll_errno;
@@ -161,6 +161,7 @@ FZ_NOCOV int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 }
 #endif
 
+/* The next poll() on this thread fails with errno err (0: none). */
 FZ_NOCOV static inline void fz_poll_fail_next(int err) { fz_poll_errno = err; }
 
 /* Arms the injection: the k-th live allocation from now fails (k < 0:
