@@ -4,6 +4,7 @@
  * could not be run: ERROR), 2 the run could not start. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_opt.h"
 #include "conform.h"
 
 #ifndef VC_VECTORS_TXT
@@ -38,8 +40,11 @@ static void usage(FILE *f)
         "  --pick PAT       run only cases whose id matches PAT (id, glob, tag or tag:NAME;\n"
         "                   repeatable, comma-separated)\n"
         "  --skip PAT       leave those cases out\n"
-        "  --timeout T      per-case timeout: 3000, 500ms, 2s (default 3s)\n"
-        "  --seed N         seed for random split patterns (default random; always printed)\n"
+        "  --timeout T      per-case timeout: 500ms, 2s, 1m (a bare number is seconds; a bare\n"
+        "                   number of 100 or more is still read as milliseconds, with a\n"
+        "                   warning); 1ms..1h (default 3s)\n"
+        "  --seed N         seed for random split patterns, decimal or 0x-hex (default random;\n"
+        "                   always printed)\n"
         "  --json FILE      JSON report (- for stdout)     --junit FILE   JUnit XML report\n"
         "  --tap            TAP on stdout instead of the human report\n"
         "  --html FILE      self-contained HTML report; --html-with RUN.json adds earlier runs\n"
@@ -47,28 +52,41 @@ static void usage(FILE *f)
         "  --artifacts DIR  where failed cases leave the bytes sent (default vsok-conform-out;\n"
         "                   none disables)\n"
         "  --vectors FILE   the vector set (default %s; none leaves vector cases out)\n"
-        "  --budget S       whole-run time limit in seconds (default 600): later cases SKIP\n"
+        "  --budget T       whole-run time limit, whole seconds: 600, 10m, 1h (default 10m):\n"
+        "                   later cases SKIP\n"
         "  --iut-pid PID    the server's process id, for the memory check on tcp: targets\n"
-        "  --color WHEN     auto, always, never      -v verbose (every case, IUT stderr)\n"
+        "  --color WHEN     auto, always or never    -v verbose (every case, IUT stderr)\n"
         "  --strict         NON-STRICT (robustness) verdicts also make the exit status 1\n"
         "  -q               summary only\n"
+        "A bad option value is a one-line error naming the option; exit status 2.\n"
         "exit status: 0 no case failed, 1 some case FAILed or had an ERROR (or, with --strict, was\n"
-        "NON-STRICT), 2 could not start\n",
+        "NON-STRICT), 2 could not start (bad command line included)\n",
         VC_VECTORS_TXT);
 }
 
-static int parse_timeout(const char *s, int *ms)
+/* --timeout: a duration, bare numbers in seconds like every option of the
+ * tools.  A bare whole number of 100 or more is the old milliseconds
+ * spelling (nobody means a 100-second case timeout; everybody wrote 3000):
+ * still read as milliseconds, with a warning naming both exact spellings. */
+static int parse_timeout(const char *s, int *ms, char *why, size_t whylen)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v <= 0)
-        return -1;
-    if (!strcmp(end, "s"))
-        v *= 1000;
-    else if (strcmp(end, "ms") != 0 && *end)
-        return -1;
-    if (v < 1 || v > 3600 * 1000)
+    uint64_t n;
+    int64_t v;
+    if (cli_parse_count(s, 0, 100, 3600000, &n, NULL, 0) == 0) {
+        char sec[32];
+        int k = snprintf(sec, sizeof sec, "%" PRIu64 ".%03u", n / 1000, (unsigned)(n % 1000));
+        while (k > 0 && sec[k - 1] == '0')
+            sec[--k] = 0;
+        if (k > 0 && sec[k - 1] == '.')
+            sec[--k] = 0;
+        fprintf(stderr,
+                "vsok-conform: warning: --timeout %s read as milliseconds, the old spelling (a bare "
+                "number means seconds); write --timeout %" PRIu64 "ms or --timeout %ss\n",
+                s, n, sec);
+        *ms = (int)n;
+        return 0;
+    }
+    if (cli_parse_duration(s, 1, 3600000, &v, NULL, why, whylen) != 0)
         return -1;
     *ms = (int)v;
     return 0;
@@ -100,6 +118,14 @@ static void free_opts(vc_opts *o)
 
 static int bad_usage(vc_opts *o)
 {
+    free_opts(o);
+    return 2;
+}
+
+/* A bad option value: one line naming option and value, exit status 2. */
+static int bad_value(vc_opts *o, const char *opt, const char *val, const char *why)
+{
+    cli_bad_value("vsok-conform", opt, val, why);
     free_opts(o);
     return 2;
 }
@@ -206,35 +232,35 @@ int main(int argc, char **argv)
         {"strict", 0, 0, O_STRICT},
         {"help", 0, 0, 'h'},              {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     int ch;
-    char *end;
+    char why[256];
+    uint64_t u;
+    int64_t d;
     while ((ch = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
         switch (ch) {
         case O_TARGET: o.target = optarg; break;
-        case O_ROLE:
+        case O_ROLE: {
+            static const char *const roles[] = {"server", "client", "exec", NULL};
+            static const vc_role rv[] = {VC_ROLE_SERVER, VC_ROLE_CLIENT, VC_ROLE_EXEC};
+            int k;
+            if (cli_parse_choice(optarg, roles, &k, why, sizeof why) != 0)
+                return bad_value(&o, "--role", optarg, why);
+            o.role = rv[k];
             role_given = 1;
-            if (!strcmp(optarg, "server")) o.role = VC_ROLE_SERVER;
-            else if (!strcmp(optarg, "client")) o.role = VC_ROLE_CLIENT;
-            else if (!strcmp(optarg, "exec")) o.role = VC_ROLE_EXEC;
-            else { fprintf(stderr, "vsok-conform: --role must be server, client or exec\n"); return bad_usage(&o); }
             break;
+        }
         case O_LISTEN: o.listen = optarg; break;
         case O_SPAWN: o.spawn = optarg; break;
         case O_LIST: o.list = 1; break;
         case O_PICK: add_pats(&o.pick, &o.npick, optarg); break;
         case O_SKIP: add_pats(&o.skip, &o.nskip, optarg); break;
         case O_TIMEOUT:
-            if (parse_timeout(optarg, &o.timeout_ms) != 0) {
-                fprintf(stderr, "vsok-conform: bad --timeout %s (e.g. 3000, 500ms, 2s)\n", optarg);
-                return bad_usage(&o);
-            }
+            if (parse_timeout(optarg, &o.timeout_ms, why, sizeof why) != 0)
+                return bad_value(&o, "--timeout", optarg, why);
             break;
         case O_SEED:
-            errno = 0;
-            o.seed = strtoull(optarg, &end, 0);
-            if (errno || *end || end == optarg) {
-                fprintf(stderr, "vsok-conform: bad --seed %s\n", optarg);
-                return bad_usage(&o);
-            }
+            if (cli_parse_count(optarg, 1, 0, UINT64_MAX, &u, why, sizeof why) != 0)
+                return bad_value(&o, "--seed", optarg, why);
+            o.seed = u;
             seed_given = 1;
             break;
         case O_JSON: o.json = optarg; break;
@@ -248,16 +274,28 @@ int main(int argc, char **argv)
         case O_ARTIFACTS: o.artifacts = optarg; break;
         case O_VECTORS: o.vectors = optarg; break;
         case O_BUDGET:
-            o.budget_s = (int)strtol(optarg, &end, 10);
-            if (*end || o.budget_s <= 0) {
-                fprintf(stderr, "vsok-conform: bad --budget %s\n", optarg);
-                return bad_usage(&o);
-            }
+            if (cli_parse_duration(optarg, 1000, 168 * 3600 * 1000LL, &d, NULL, why, sizeof why) != 0)
+                return bad_value(&o, "--budget", optarg, why);
+            if (d % 1000)
+                return bad_value(&o, "--budget", optarg, "not a whole number of seconds");
+            o.budget_s = (int)(d / 1000);
             break;
-        case O_IUT_PID: o.iut_pid = strtol(optarg, &end, 10); break;
-        case O_COLOR:
-            o.color = !strcmp(optarg, "always") ? 1 : !strcmp(optarg, "never") ? 0 : -1;
+        case O_IUT_PID: {
+            pid_t pid;
+            if (cli_parse_pid(optarg, &pid, why, sizeof why) != 0)
+                return bad_value(&o, "--iut-pid", optarg, why);
+            o.iut_pid = pid;
             break;
+        }
+        case O_COLOR: {
+            static const char *const when[] = {"auto", "always", "never", NULL};
+            static const int wv[] = {-1, 1, 0};
+            int k;
+            if (cli_parse_choice(optarg, when, &k, why, sizeof why) != 0)
+                return bad_value(&o, "--color", optarg, why);
+            o.color = wv[k];
+            break;
+        }
         case O_LABEL: o.label = optarg; break;
         case O_STRICT: o.strict = 1; break;
         case 'v': o.verbose = 1; break;

@@ -198,7 +198,7 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
 static void write_bin(vc_ctx *x, const vc_case *c, vc_result *res)
 {
     const char *dir = x->o->artifacts;
-    res->replay = vc_printf("%s %s --seed 0x%016llx --timeout %d --pick %s", x->o->argv0,
+    res->replay = vc_printf("%s %s --seed 0x%016llx --timeout %dms --pick %s", x->o->argv0,
                             x->o->cmdline_role, (unsigned long long)x->o->seed, x->o->timeout_ms,
                             c->id);
     if (!dir || !strcmp(dir, "none") || !c->input_len)

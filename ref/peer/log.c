@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -31,6 +32,12 @@ int log_enabled(int level)
 const char *log_q(char *buf, size_t len, const char *s)
 {
     size_t o = 0;
+    char copy[1024];
+    if ((uintptr_t)s >= (uintptr_t)buf && (uintptr_t)s < (uintptr_t)buf + len) {
+        /* quoting a buffer into itself would read the escapes it writes */
+        snprintf(copy, sizeof copy, "%s", s);
+        s = copy;
+    }
     if (len < 3) {
         if (len)
             buf[0] = 0;

@@ -17,7 +17,8 @@ int log_enabled(int level);
 void plog(int level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Quotes s for use as one field value ("..." with \" and \\ escaped,
- * control bytes as \xHH).  Returns buf. */
+ * control bytes as \xHH).  Returns buf.  s may point into buf (it is
+ * copied first, up to 1023 bytes). */
 const char *log_q(char *buf, size_t len, const char *s);
 
 #endif

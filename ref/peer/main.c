@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cli_opt.h"
 #include "log.h"
 #include "peer.h"
 #include "stats.h"
@@ -131,8 +133,10 @@ static const char help_text[] =
     "    -h, --help               this text\n"
     "        --version\n"
     "\n"
-    "    DUR is a number with ms, s or m (plain number: seconds).  SIZE is a\n"
-    "    number with optional k/KiB or m/MiB.\n"
+    "    DUR is a number with unit ms, s, m or h (500ms, 1.5s, 2m); a plain\n"
+    "    number is seconds; at most 168h.  SIZE is a number of bytes with\n"
+    "    optional k/KiB or m/MiB (16k, 1MiB).  N is an unsigned decimal number.\n"
+    "    A bad value is a one-line error naming the option, exit status 2.\n"
     "\n"
     "LOGS AND STATISTICS\n"
     "    Log lines go to standard error: time, level (error, warn, info, debug),\n"
@@ -152,8 +156,9 @@ static const char help_text[] =
     "EXIT STATUS\n"
     "    0  success (listen/relay: after a signal)\n"
     "    1  the other side broke the protocol (connect, send, recv, stdio)\n"
-    "    2  usage error\n"
-    "    3  bad address, cannot listen or connect\n"
+    "    2  usage error: unknown option, bad option value, malformed address\n"
+    "       (the command line is wrong; nothing was tried)\n"
+    "    3  a well-formed address cannot be resolved, listened on or connected\n"
     "    4  transport failure or timeout while running\n"
     "\n"
     "EXAMPLES\n"
@@ -166,6 +171,7 @@ static const char help_text[] =
 
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...);
 
+/* One line, exit 2: the tools' convention for every usage error. */
 static void usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -173,49 +179,55 @@ static void usage_error(const char *fmt, ...)
     fprintf(stderr, "vsok-peer: ");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'vsok-peer --help'.\n");
+    fprintf(stderr, " (see vsok-peer --help)\n");
     exit(EXIT_USAGE);
 }
 
-static int64_t parse_dur(const char *s)
+/* Option values go through the tools' shared strict parser (ref/cli); a bad
+ * one is a one-line error naming the option and the value, exit 2. */
+__attribute__((noreturn)) static void bad_value(const char *opt, const char *val, const char *why)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        usage_error("bad duration '%s' (e.g. 500ms, 10s, 2m)", s);
-    double mul = 1000;
-    if (!strcmp(end, "ms"))
-        mul = 1;
-    else if (!strcmp(end, "s") || !*end)
-        mul = 1000;
-    else if (!strcmp(end, "m"))
-        mul = 60000;
-    else
-        usage_error("bad duration '%s' (e.g. 500ms, 10s, 2m)", s);
-    v *= mul;
-    if (v > 1e12)
-        usage_error("duration '%s' too long", s);
-    return (int64_t)v;
+    cli_bad_value("vsok-peer", opt, val, why);
+    exit(EXIT_USAGE);
 }
 
-static uint64_t parse_size(const char *s, uint64_t max)
+/* A week: every timeout fits the int milliseconds of poll(2) and the library. */
+#define DUR_MAX_MS (168 * 3600 * 1000LL)
+
+static int64_t opt_dur(const char *opt, const char *s)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        usage_error("bad number '%s'", s);
-    uint64_t mul = 1;
-    if (!strcmp(end, "k") || !strcmp(end, "K") || !strcmp(end, "KiB"))
-        mul = 1024;
-    else if (!strcmp(end, "m") || !strcmp(end, "M") || !strcmp(end, "MiB"))
-        mul = 1024 * 1024;
-    else if (*end)
-        usage_error("bad number '%s'", s);
-    if (v > max / mul)
-        usage_error("number '%s' too large", s);
-    return (uint64_t)v * mul;
+    int64_t ms;
+    char why[256];
+    if (cli_parse_duration(s, 0, DUR_MAX_MS, &ms, NULL, why, sizeof why) != 0)
+        bad_value(opt, s, why);
+    return ms;
+}
+
+static uint64_t opt_size(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    char why[256];
+    if (cli_parse_size(s, min, max, &v, why, sizeof why) != 0)
+        bad_value(opt, s, why);
+    return v;
+}
+
+static uint64_t opt_count(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    char why[256];
+    if (cli_parse_count(s, 0, min, max, &v, why, sizeof why) != 0)
+        bad_value(opt, s, why);
+    return v;
+}
+
+static int opt_choice(const char *opt, const char *s, const char *const *names)
+{
+    int v;
+    char why[256];
+    if (cli_parse_choice(s, names, &v, why, sizeof why) != 0)
+        bad_value(opt, s, why);
+    return v;
 }
 
 enum {
@@ -287,9 +299,13 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
         code = loop_listen(&L, args[0]);
     } else if (!strcmp(cmd, "relay")) {
         need_args(nargs, 2, 2, cmd);
-        if (peer_parse_addr(&L.target, args[1]) != 0 || relay_prepare(&L) != 0) {
+        if (peer_parse_addr(&L.target, args[1]) != 0) {
             loop_free(&L);
-            return EXIT_USAGE;
+            return EXIT_USAGE; /* malformed: the command line is wrong */
+        }
+        if (relay_prepare(&L) != 0) {
+            loop_free(&L);
+            return EXIT_SETUP; /* well-formed but cannot be resolved */
         }
         L.is_relay = 1;
         code = loop_listen(&L, args[0]);
@@ -357,72 +373,66 @@ int main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "m:n:s:c:f:lrvqh", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'm':
-            if (!strcmp(optarg, "echo"))
-                o.mode = MODE_ECHO;
-            else if (!strcmp(optarg, "sink"))
-                o.mode = MODE_SINK;
-            else if (!strcmp(optarg, "source"))
-                o.mode = MODE_SOURCE;
-            else
-                usage_error("unknown mode '%s' (echo, sink, source)", optarg);
+        case 'm': {
+            static const char *const modes[] = {"echo", "sink", "source", NULL};
+            static const peer_mode mv[] = {MODE_ECHO, MODE_SINK, MODE_SOURCE};
+            o.mode = mv[opt_choice("--mode", optarg, modes)];
             break;
+        }
         case 'n':
-            o.count = parse_size(optarg, UINT64_MAX);
+            o.count = opt_count("--count", optarg, 0, UINT64_MAX);
             count_set = 1;
             break;
         case 's':
-            o.size = (size_t)parse_size(optarg, VSOK_MAX_PAYLOAD);
+            o.size = (size_t)opt_size("--size", optarg, 1, VSOK_MAX_PAYLOAD);
             break;
         case O_PATTERN:
+            if (!*optarg || strlen(optarg) > VSOK_MAX_PAYLOAD)
+                bad_value("--pattern", optarg, "a payload is 1 to 1048576 bytes");
             o.pattern = optarg;
             break;
         case 'c':
-            o.conns = (unsigned)parse_size(optarg, 1u << 20);
+            o.conns = (unsigned)opt_count("--conns", optarg, 1, 1u << 20);
             break;
         case O_MAXCONNS:
-            max_conns = (unsigned)parse_size(optarg, 1u << 30);
+            max_conns = (unsigned)opt_count("--max-conns", optarg, 1, 1u << 30);
             break;
         case O_MAXPAYLOAD:
-            o.max_payload = (size_t)parse_size(optarg, VSOK_MAX_PAYLOAD);
+            o.max_payload = (size_t)opt_size("--max-payload", optarg, 1, VSOK_MAX_PAYLOAD);
             break;
         case O_IDLE:
-            o.idle_ms = parse_dur(optarg);
+            o.idle_ms = opt_dur("--idle-timeout", optarg);
             break;
         case O_MSGTO:
-            o.msg_ms = parse_dur(optarg);
+            o.msg_ms = opt_dur("--msg-timeout", optarg);
             break;
         case O_WRITETO:
-            o.write_ms = parse_dur(optarg);
+            o.write_ms = opt_dur("--write-timeout", optarg);
             break;
         case O_LINGER:
-            o.linger_ms = parse_dur(optarg);
+            o.linger_ms = opt_dur("--linger", optarg);
             break;
         case O_DRAIN:
-            o.drain_ms = parse_dur(optarg);
+            o.drain_ms = opt_dur("--drain-timeout", optarg);
             break;
         case O_CONNTO:
-            o.connect_ms = parse_dur(optarg);
+            o.connect_ms = opt_dur("--connect-timeout", optarg);
             break;
         case O_HIGHWATER:
-            o.high_water = (size_t)parse_size(optarg, 1ull << 32);
+            o.high_water = (size_t)opt_size("--high-water", optarg, 0, 1ull << 32);
             break;
         case O_BACKLOG:
-            o.backlog = (int)parse_size(optarg, 1u << 20);
+            o.backlog = (int)opt_count("--backlog", optarg, 0, 1u << 20);
             break;
         case O_KEEPGOING:
             o.keep_going = 1;
             break;
-        case 'f':
-            if (!strcmp(optarg, "raw"))
-                o.fmt = FMT_RAW;
-            else if (!strcmp(optarg, "hex"))
-                o.fmt = FMT_HEX;
-            else if (!strcmp(optarg, "json"))
-                o.fmt = FMT_JSON;
-            else
-                usage_error("unknown format '%s' (raw, hex, json)", optarg);
+        case 'f': {
+            static const char *const fmts[] = {"raw", "hex", "json", NULL};
+            static const recv_fmt fv[] = {FMT_RAW, FMT_HEX, FMT_JSON};
+            o.fmt = fv[opt_choice("--format", optarg, fmts)];
             break;
+        }
         case 'l':
             o.lines = 1;
             break;
@@ -436,9 +446,9 @@ int main(int argc, char **argv)
             o.port_file = optarg;
             break;
         case O_READYFD:
-            o.ready_fd = (int)parse_size(optarg, 1u << 20);
+            o.ready_fd = (int)opt_count("--ready-fd", optarg, 0, INT_MAX);
             if (fcntl(o.ready_fd, F_GETFD) < 0)
-                usage_error("--ready-fd %s is not an open descriptor", optarg);
+                bad_value("--ready-fd", optarg, "not an open descriptor");
             break;
         case 'v':
             verbosity++;
@@ -446,20 +456,18 @@ int main(int argc, char **argv)
         case 'q':
             verbosity--;
             break;
-        case O_LOGFMT:
-            if (!strcmp(optarg, "json"))
-                json = 1;
-            else if (strcmp(optarg, "text"))
-                usage_error("unknown log format '%s' (text, json)", optarg);
+        case O_LOGFMT: {
+            static const char *const lfmts[] = {"text", "json", NULL};
+            json = opt_choice("--log-format", optarg, lfmts);
             break;
+        }
         case 'h':
             fputs(help_text, stdout);
             return EXIT_OK;
         case O_VERSION:
             printf("vsok-peer %s\n", VSOK_VERSION_STRING);
             return EXIT_OK;
-        default:
-            fprintf(stderr, "Try 'vsok-peer --help'.\n");
+        default: /* getopt has printed the line naming the option */
             return EXIT_USAGE;
         }
     }
@@ -474,8 +482,6 @@ int main(int argc, char **argv)
         o.count = !strcmp(cmd, "recv") ? 0 : 1;
     if (o.mode == MODE_SOURCE && o.count == 0)
         usage_error("%s", "--mode source needs --count of at least 1");
-    if (o.conns == 0)
-        usage_error("%s", "--conns must be at least 1");
     o.low_water = o.high_water / 4;
     /* descriptors for listener, epoll, signalfd, spare, stdio and a margin */
     if (nofile > 64 && max_conns > nofile - 64) {

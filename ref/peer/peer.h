@@ -14,8 +14,8 @@
 enum {
     EXIT_OK = 0,
     EXIT_PROTO = 1, /* the other side broke the protocol (client modes) */
-    EXIT_USAGE = 2,
-    EXIT_SETUP = 3, /* bad address, cannot listen or connect */
+    EXIT_USAGE = 2, /* bad option, option value or malformed address */
+    EXIT_SETUP = 3, /* cannot resolve, listen or connect */
     EXIT_IO = 4,    /* transport failure or timeout while running */
 };
 

@@ -59,10 +59,10 @@ int peer_connect_addr(const peer_opts *o, const vsok_addr *a, const char *text)
 
 int peer_parse_addr(vsok_addr *a, const char *text)
 {
-    char err[256], q[600];
+    char err[256], q[600], qerr[600];
     if (vsok_addr_parse(a, text, err, sizeof err) == VSOK_OK)
         return 0;
     plog(LOG_ERROR, "address", "address=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, text),
-         log_q(err, sizeof err, err));
+         log_q(qerr, sizeof qerr, err));
     return -1;
 }
