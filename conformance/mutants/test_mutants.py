@@ -32,7 +32,7 @@ import time
 RUN_LIMIT_S = 300  # the runner has its own --budget; this is the backstop
 # Where no FAIL is allowed, a correct IUT never waits for a timeout, so a
 # generous one costs nothing and keeps a loaded CI machine from failing it.
-CERTIFY_TIMEOUT_MS = "6000"
+CERTIFY_TIMEOUT_MS = "6000"  # a number of milliseconds; passed as "6000ms"
 
 
 def load_table(path):
@@ -250,7 +250,7 @@ def main():
         if a.certify:
             if not a.command:
                 ap.error("--certify needs --command")
-            extra = ["--timeout", CERTIFY_TIMEOUT_MS] + ([] if a.full else ["--vectors", "none"])
+            extra = ["--timeout", CERTIFY_TIMEOUT_MS + "ms"] + ([] if a.full else ["--vectors", "none"])
             rc, report = run_role(a.conform, a.certify, shlex.split(a.command), a.command,
                                   extra, workdir, ready_fd_flag=False)
             summarize(report["cases"])
@@ -275,7 +275,8 @@ def main():
         opts = exp["opts"]
         # A short timeout cannot hide a FAIL, it only makes more.
         default_timeout = "1000" if exp["verdict"] == "FAIL" else CERTIFY_TIMEOUT_MS
-        extra = ["--timeout", opts.get("timeout", default_timeout)]
+        # mutants.txt's timeout=MS is milliseconds; the runner's bare number is seconds
+        extra = ["--timeout", opts.get("timeout", default_timeout) + "ms"]
         extra += ["--vectors", "none"] if opts.get("vectors", "none") == "none" else []
         for pat in filter(None, opts.get("skip", "").split(",")):
             extra += ["--skip", pat]
