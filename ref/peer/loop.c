@@ -248,19 +248,29 @@ static void stop_listening(loop *L)
     L->lst_unlink[0] = 0;
 }
 
+static const char *refuse_why; /* reason of the latest refusal (one loop per process) */
+
+/* One line for the refusals since the last one: at most one a second (a
+ * flood must not become a log flood), and what the limit held back is
+ * logged by the sweep once the second is over, or at exit (force). */
+static void refuse_log(loop *L, int force)
+{
+    if (!L->refused_unlogged || (!force && L->now - L->refuse_logged_at < 1000))
+        return;
+    plog(LOG_WARN, "refused", "reason=%s count=%" PRIu64 " active=%u max_conns=%u", refuse_why,
+         L->refused_unlogged, L->nconns, L->o->max_conns);
+    L->refuse_logged_at = L->now;
+    L->refused_unlogged = 0;
+}
+
 static void refuse(loop *L, int fd, const char *why)
 {
     if (fd >= 0)
         close(fd);
     g_stats.conns_refused++;
     L->refused_unlogged++;
-    /* one line per second at most: a flood must not become a log flood */
-    if (L->now - L->refuse_logged_at >= 1000) {
-        plog(LOG_WARN, "refused", "reason=%s count=%" PRIu64 " active=%u max_conns=%u", why,
-             L->refused_unlogged, L->nconns, L->o->max_conns);
-        L->refuse_logged_at = L->now;
-        L->refused_unlogged = 0;
-    }
+    refuse_why = why;
+    refuse_log(L, 0);
 }
 
 static void on_accept(loop *L)
@@ -339,6 +349,7 @@ static void on_signal(loop *L)
 
 static void sweep(loop *L)
 {
+    refuse_log(L, 0);
     if (L->accept_paused && L->lst.fd >= 0) {
         if (L->spare_fd < 0)
             L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -415,6 +426,7 @@ int loop_run(loop *L)
             L->next_sweep = L->now + L->sweep_ms;
         }
     }
+    refuse_log(L, 1);
     return L->exit_code;
 }
 
