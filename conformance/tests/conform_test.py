@@ -311,6 +311,8 @@ def t_reproducer(tmp):
         check(sent[:8] == b"VSOK\x00\x00\x00\x09" and len(sent) == 17, "bin file: %r" % sent[:16])
         cmd = shlex.split(c["reproducer"]["command"])
         check(cmd[0] == A.conform and "--pick" in cmd and "echo.size.9" in cmd, str(cmd))
+        # the timeout in an unambiguous unit (a bare number means seconds)
+        check("--timeout" in cmd and cmd[cmd.index("--timeout") + 1] == "3000ms", str(cmd))
         rc2, rep2, _ = conform(cmd[1:], tmp)
         check(rc2 == 1 and [x["id"] for x in rep2["cases"]] == ["echo.size.9"],
               "the replay line runs that case alone")
