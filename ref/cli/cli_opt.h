@@ -5,7 +5,7 @@
  * spaces, no sign, no junk after the number or unit, no NaN or infinity, no
  * wrap-around.  On failure it returns -1, leaves *out untouched and writes
  * one sentence to why[0..whylen) saying what is wrong with the value
- * ("not a duration: ..."), for cli_bad_value() to print.
+ * ("more than the maximum of 1h"), for cli_bad_value() to print.
  *
  * One convention for bare numbers across the tools: a duration without a
  * unit is in seconds.
