@@ -1,11 +1,8 @@
 /* header.c - encode and validate the 8-byte frame header. */
 #include <stdint.h>
-#include <string.h>
 
-#include "internal.h"
+#include "frame.h"
 #include "vsok/header.h"
-
-static const uint8_t magic[VSOK_MAGIC_SIZE] = {0x56, 0x53, 0x4F, 0x4B};
 
 vsok_err vsok_header_encode(uint8_t out[VSOK_HEADER_SIZE], size_t payload_len)
 {
@@ -17,11 +14,7 @@ vsok_err vsok_header_encode(uint8_t out[VSOK_HEADER_SIZE], size_t payload_len)
      * u32 first, turning 4 GiB + 1 into a valid-looking 1-byte frame. */
     if (payload_len > VSOK_MAX_PAYLOAD)
         return VSOK_E_TOO_LARGE;
-    memcpy(out, magic, VSOK_MAGIC_SIZE);
-    out[4] = (uint8_t)(payload_len >> 24);
-    out[5] = (uint8_t)(payload_len >> 16);
-    out[6] = (uint8_t)(payload_len >> 8);
-    out[7] = (uint8_t)payload_len;
+    vsok__header_put(out, (uint32_t)payload_len);
     return VSOK_OK;
 }
 
@@ -35,7 +28,7 @@ vsok_err vsok_header_check_prefix(const uint8_t *in, size_t n, size_t *bad_index
     if (n > VSOK_MAGIC_SIZE)
         n = VSOK_MAGIC_SIZE;
     for (size_t i = 0; i < n; i++) {
-        if (in[i] != magic[i]) {
+        if (in[i] != (uint8_t)VSOK_MAGIC[i]) {
             if (bad_index)
                 *bad_index = i;
             return VSOK_E_MAGIC;

@@ -4,7 +4,8 @@
  * errors into vsok_err. */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "byteorder.h"
+#include "stream_internal.h"
 #include "vsok/protocol.h"
 
 static uint32_t lp_max(const vsok_protocol *p) { return ((const vsok_lenprefix *)p)->max_len; }
@@ -28,7 +29,7 @@ static int lp_read(const vsok_protocol *p, vsok_stream *s, uint8_t **msg, size_t
     vsok_err err = vsok_stream_read_full(s, pre, sizeof(pre), NULL);
     if (err != VSOK_OK)
         return lp_from(err);
-    uint32_t n = (uint32_t)pre[0] << 24 | (uint32_t)pre[1] << 16 | (uint32_t)pre[2] << 8 | pre[3];
+    uint32_t n = vsok__be32(pre);
     if (n == 0)
         return VSOK_LP_E_EMPTY;
     if (n > lp_max(p))
@@ -45,7 +46,8 @@ static int lp_write(const vsok_protocol *p, vsok_stream *s, const void *msg, siz
         return VSOK_LP_E_EMPTY;
     if (len > lp_max(p))
         return VSOK_LP_E_OVERSIZE;
-    uint8_t pre[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    uint8_t pre[4];
+    vsok__put_be32(pre, (uint32_t)len); /* len <= max_len, a uint32_t */
     struct iovec iov[2] = {{pre, sizeof(pre)}, {(void *)(uintptr_t)msg, len}};
     return lp_from(vsok_stream_writev_full(s, iov, 2));
 }

@@ -1,50 +1,17 @@
-/* protocol.c - the VSOK protocol behind the MessageProtocol vtable, and the
+/* protocol.c - the VSOK protocol behind the vsok_protocol vtable, and the
  * stateless one-frame helpers over a stream or an fd. */
 #include <stdlib.h>
-#include <string.h>
 
-#include "internal.h"
+#include "stream_internal.h"
 #include "vsok/header.h"
 #include "vsok/protocol.h"
-
-#define SMALL_COPY 512
+#include "writer.h"
 
 vsok_err vsok_stream_write_message(vsok_stream *s, const void *msg, size_t len)
 {
     if (s == NULL)
         return VSOK_E_INVAL;
     return vsok__write_frame(s, msg, len, vsok__deadline(s));
-}
-
-vsok_err vsok__write_frame(vsok_stream *s, const void *msg, size_t len, int64_t deadline)
-{
-    uint8_t hdr[VSOK_HEADER_SIZE];
-    if (s == NULL || (msg == NULL && len > 0))
-        return VSOK_E_INVAL;
-    vsok_err err = vsok_header_encode(hdr, len);
-    if (err != VSOK_OK)
-        return err;
-    /* Header and first chunk leave together: a small message is one call.
-     * Tiny ones are copied behind the header so the call is a plain send(),
-     * cheaper in the kernel than a two-element sendmsg(). */
-    if (len <= SMALL_COPY) {
-        uint8_t frame[VSOK_HEADER_SIZE + SMALL_COPY];
-        memcpy(frame, hdr, sizeof(hdr));
-        memcpy(frame + sizeof(hdr), msg, len);
-        struct iovec one = {frame, sizeof(hdr) + len};
-        return vsok__writev_until(s, &one, 1, deadline);
-    }
-    size_t first = len < VSOK_CHUNK_SIZE ? len : VSOK_CHUNK_SIZE;
-    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)(uintptr_t)msg, first}};
-    if ((err = vsok__writev_until(s, iov, 2, deadline)) != VSOK_OK)
-        return err;
-    for (size_t off = first; off < len; off += VSOK_CHUNK_SIZE) {
-        size_t n = len - off < VSOK_CHUNK_SIZE ? len - off : VSOK_CHUNK_SIZE;
-        struct iovec chunk = {(uint8_t *)(uintptr_t)msg + off, n};
-        if ((err = vsok__writev_until(s, &chunk, 1, deadline)) != VSOK_OK)
-            return err;
-    }
-    return VSOK_OK;
 }
 
 vsok_err vsok_stream_read_message(vsok_stream *s, size_t max_payload, uint8_t **msg, size_t *len)

@@ -1,4 +1,5 @@
-/* socket.c - the buffered socket handle (the Rust EnclaveVSocket).
+/* socket.c - vsok_socket, the buffered message socket: an owned fd, a
+ * protocol, a read buffer and a write queue.
  *
  * Reader: one read() of up to 64 KiB serves every small message it carries,
  * handed out in place from the read buffer; large payloads are read straight
@@ -12,8 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "internal.h"
+#include "stream_internal.h"
 #include "vsok/socket.h"
+#include "writer.h"
 
 #define READ_BUF (256 * 1024)
 #define QUEUE_BUF (256 * 1024)
@@ -267,16 +271,12 @@ vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len)
     if (s->wbuf == NULL && (s->wbuf = malloc(QUEUE_BUF)) == NULL)
         return VSOK_E_NOMEM;
     vsok_err err;
-    if (s->wlen + VSOK_HEADER_SIZE + len > QUEUE_BUF && (err = vsok_socket_flush(s)) != VSOK_OK)
+    if (QUEUE_BUF - s->wlen < VSOK_HEADER_SIZE + len && (err = vsok_socket_flush(s)) != VSOK_OK)
         return err;
-    /* The header by hand: this is the per-message cost of the batched path,
-     * and len < 64 KiB is already known to be valid. */
+    /* 1 <= len < VSOK_CHUNK_SIZE <= VSOK_MAX_PAYLOAD: a valid length, so
+     * the header goes in without vsok_header_encode's checks. */
     uint8_t *p = s->wbuf + s->wlen;
-    memcpy(p, VSOK_MAGIC, VSOK_MAGIC_SIZE);
-    p[4] = 0;
-    p[5] = (uint8_t)(len >> 16);
-    p[6] = (uint8_t)(len >> 8);
-    p[7] = (uint8_t)len;
+    vsok__header_put(p, (uint32_t)len);
     memcpy(p + VSOK_HEADER_SIZE, msg, len);
     s->wlen += VSOK_HEADER_SIZE + len;
     return VSOK_OK;

@@ -5,12 +5,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "vsok/header.h"
+#include "stream_internal.h"
 #include "vsok/stream.h"
 
 #define VSOK_READ_STEP 65536
