@@ -25,6 +25,10 @@
  * payload lands in its final place instead of being copied there. */
 #define LARGE_MSG (READ_BUF / 2)
 #define BATCH_MSGS 64
+/* vsok_socket_write_message copies frames up to this size into the queue
+ * buffer and sends them with one send(); larger ones go header + first
+ * chunk in one writev (the copy would cost more than it saves). */
+#define COPY_MAX (16 * 1024)
 
 struct vsok_socket {
     int fd;
@@ -149,17 +153,26 @@ static vsok_err protocol_error(vsok_socket *s, vsok_err err)
     return err;
 }
 
+static vsok_err recv_slow(vsok_socket *s, vsok_msg *msg);
+
 vsok_err vsok_socket_recv(vsok_socket *s, vsok_msg *msg)
 {
     if (s == NULL || msg == NULL || s->dec == NULL)
         return VSOK_E_INVAL;
     size_t whole = vsok__decoder_whole(s->dec, s->rbuf + s->rpos, s->rlen - s->rpos, msg);
     if (whole > 0) {
-        /* The common case of a burst: the next frame is already here. */
+        /* The common case of a burst: the next frame is already here.  Kept
+         * apart from recv_slow so this path costs no register saves. */
         s->rpos += whole;
         s->last_len = msg->len;
         return VSOK_OK;
     }
+    return recv_slow(s, msg);
+}
+
+/* Everything but a whole frame already in the read buffer. */
+__attribute__((noinline)) static vsok_err recv_slow(vsok_socket *s, vsok_msg *msg)
+{
     int64_t deadline = vsok__deadline(&s->stream);
     for (;;) {
         if (s->rpos < s->rlen || vsok_decoder_error(s->dec) != VSOK_OK) {
@@ -177,7 +190,7 @@ vsok_err vsok_socket_recv(vsok_socket *s, vsok_msg *msg)
         vsok_err err;
         uint8_t *direct = vsok_decoder_pending_length(s->dec) >= LARGE_MSG ? vsok_decoder_prepare(s->dec, &room) : NULL;
         if (direct != NULL) {
-            err = vsok__read_some(&s->stream, direct, room, &n, deadline);
+            err = vsok__read_owed(&s->stream, direct, room, &n, deadline);
             if (err == VSOK_OK) {
                 err = vsok_decoder_commit(s->dec, n, msg);
                 if (err == VSOK_OK) {
@@ -254,13 +267,42 @@ vsok_err vsok_socket_write_message(vsok_socket *s, const void *msg, size_t len)
         return VSOK_E_INVAL;
     if (s->proto != NULL)
         return proto_result(s, s->proto->write_message(s->proto, &s->stream, msg, len));
-    vsok_err err = vsok_socket_flush(s);
-    if (err != VSOK_OK)
+    vsok_err err;
+    /* Up to COPY_MAX the frame is copied behind whatever is queued and
+     * leaves in one plain send(): a copy of a few KiB costs less than a
+     * two-element sendmsg() (header + payload) does in the kernel. */
+    if (len - 1 < COPY_MAX) {
+        if ((err = vsok_socket_queue(s, msg, len)) != VSOK_OK)
+            return err;
+        return vsok_socket_flush(s);
+    }
+    if ((err = vsok_socket_flush(s)) != VSOK_OK)
         return err;
     return vsok__write_frame(&s->stream, msg, len, vsok__deadline(&s->stream));
 }
 
+static vsok_err queue_slow(vsok_socket *s, const void *msg, size_t len);
+
 vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len)
+{
+    /* The per-message cost of the batched path: a valid small message
+     * (1 <= len < VSOK_CHUNK_SIZE <= VSOK_MAX_PAYLOAD, so the header goes in
+     * without vsok_header_encode's checks) that fits the queue.  wbuf is
+     * only ever allocated for the VSOK protocol. */
+    if (s != NULL && msg != NULL && len - 1 < VSOK_CHUNK_SIZE - 1 && s->wbuf != NULL &&
+        QUEUE_BUF - s->wlen >= VSOK_HEADER_SIZE + len) {
+        uint8_t *p = s->wbuf + s->wlen;
+        vsok__header_put(p, (uint32_t)len);
+        memcpy(p + VSOK_HEADER_SIZE, msg, len);
+        s->wlen += VSOK_HEADER_SIZE + len;
+        return VSOK_OK;
+    }
+    return queue_slow(s, msg, len);
+}
+
+/* Arguments to refuse, other protocols, large messages, the first message
+ * (allocates the queue) and a full queue (flushes, then queues). */
+__attribute__((noinline)) static vsok_err queue_slow(vsok_socket *s, const void *msg, size_t len)
 {
     if (s == NULL || (msg == NULL && len > 0))
         return VSOK_E_INVAL;
@@ -270,16 +312,10 @@ vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len)
         return VSOK_E_LENGTH;
     if (s->wbuf == NULL && (s->wbuf = malloc(QUEUE_BUF)) == NULL)
         return VSOK_E_NOMEM;
-    vsok_err err;
-    if (QUEUE_BUF - s->wlen < VSOK_HEADER_SIZE + len && (err = vsok_socket_flush(s)) != VSOK_OK)
+    vsok_err err = vsok_socket_flush(s);
+    if (err != VSOK_OK)
         return err;
-    /* 1 <= len < VSOK_CHUNK_SIZE <= VSOK_MAX_PAYLOAD: a valid length, so
-     * the header goes in without vsok_header_encode's checks. */
-    uint8_t *p = s->wbuf + s->wlen;
-    vsok__header_put(p, (uint32_t)len);
-    memcpy(p + VSOK_HEADER_SIZE, msg, len);
-    s->wlen += VSOK_HEADER_SIZE + len;
-    return VSOK_OK;
+    return vsok_socket_queue(s, msg, len);
 }
 
 vsok_err vsok_socket_write_messages(vsok_socket *s, const struct iovec *msgs, size_t n)

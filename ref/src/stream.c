@@ -200,11 +200,21 @@ vsok_err vsok_stream_write_full(vsok_stream *s, const void *buf, size_t len)
 
 int64_t vsok__deadline(const vsok_stream *s) { return deadline_of(s); }
 
-vsok_err vsok__read_some(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms)
+/* waitall: on an fd stream, recv(MSG_WAITALL), falling back to read() for
+ * what is not a socket. */
+static vsok_err read_loop(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms, int waitall)
 {
     *got = 0;
+    waitall = waitall && s->read == fd_read;
     for (;;) {
-        ssize_t n = s->read(s->ctx, buf, len);
+        ssize_t n;
+        if (waitall) {
+            n = recv(ctx_fd(s->ctx), buf, len, MSG_WAITALL);
+            if (n < 0 && errno == ENOTSOCK)
+                n = read(ctx_fd(s->ctx), buf, len);
+        } else {
+            n = s->read(s->ctx, buf, len);
+        }
         if (n > 0) {
             *got = (size_t)n;
             return VSOK_OK;
@@ -219,6 +229,16 @@ vsok_err vsok__read_some(vsok_stream *s, void *buf, size_t len, size_t *got, int
         if (err != VSOK_OK)
             return err;
     }
+}
+
+vsok_err vsok__read_some(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms)
+{
+    return read_loop(s, buf, len, got, deadline_ms, 0);
+}
+
+vsok_err vsok__read_owed(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms)
+{
+    return read_loop(s, buf, len, got, deadline_ms, 1);
 }
 
 vsok_err vsok__read_payload(vsok_stream *s, size_t len, uint8_t **out, int64_t deadline)

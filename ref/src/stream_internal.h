@@ -13,6 +13,13 @@
  * VSOK_E_EOF when the stream ended. */
 vsok_err vsok__read_some(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms);
 
+/* As vsok__read_some for bytes the peer owes (the rest of a payload whose
+ * header arrived): on a blocking fd stream the kernel is asked to wait for
+ * all len (MSG_WAITALL), so a payload sent in 64 KiB writes is taken in one
+ * call rather than one per write.  Still returns what there is on end of
+ * stream, a signal, or a non-blocking fd (the handle's timeout mode). */
+vsok_err vsok__read_owed(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms);
+
 /* Absolute deadline for a stream's per-call timeout (-1 = none). */
 int64_t vsok__deadline(const vsok_stream *s);
 
