@@ -8,9 +8,15 @@
 #include <sys/types.h>
 
 #include "reader.h"
+#include "vsok/header.h"
 
-#define VC_MAX_PAYLOAD 1048576u
-#define VC_CHUNK 65536u
+/* The protocol's limits come from the library, where each framing rule
+ * exists once.  The runner's independence from the implementation it may be
+ * certifying lives in the golden vectors (vectors/, checked by their own
+ * independent checker) and in reader.c's own echo comparison, not in a second
+ * spelling of these numbers. */
+#define VC_MAX_PAYLOAD ((uint32_t)VSOK_MAX_PAYLOAD)
+#define VC_CHUNK ((uint32_t)VSOK_CHUNK_SIZE)
 
 typedef enum vc_verdict { VC_PASS, VC_FAIL, VC_NONSTRICT, VC_SKIP, VC_ERROR, VC_NVERDICTS } vc_verdict;
 const char *vc_verdict_name(vc_verdict v);
