@@ -1,10 +1,9 @@
-/* vsok/protocol.h - the MessageProtocol abstraction.
+/* vsok/protocol.h - vsok_protocol, a message framing behind a vtable.
  *
- * The original Rust design has a MessageProtocol trait with read_message,
- * write_message and an associated Error type.  In C that is a vtable whose
- * functions return a protocol-specific int error code (0 = success) and a
- * strerror hook that names those codes, so a custom protocol keeps its own
- * errors instead of being squeezed into vsok_err.
+ * A vsok_protocol reads and writes whole messages over a vsok_stream.  Its
+ * functions return the protocol's own int error codes (0 = success) and its
+ * strerror hook names those codes, so a custom protocol keeps its own errors
+ * instead of being squeezed into vsok_err.
  *
  * Messages read through a protocol are heap blocks the caller frees with
  * free().
@@ -44,7 +43,7 @@ extern const vsok_protocol vsok_protocol_vsok;
 /* --- the example custom protocol: plain u32 big-endian length prefix ---
  * Frame = 4-byte big-endian length, then payload.  Zero length allowed?  No:
  * it is rejected like VSOK so an empty read is never ambiguous.  It keeps its
- * own codes, as the Rust SimpleMessageProtocol keeps its own Error. */
+ * own codes (vsok_lp_err), not vsok_err. */
 typedef enum vsok_lp_err {
     VSOK_LP_OK = 0,
     VSOK_LP_E_EMPTY,     /* zero length prefix */
@@ -60,8 +59,8 @@ typedef struct vsok_lenprefix {
     uint32_t max_len;
 } vsok_lenprefix;
 
-/* Initialises a length-prefix protocol with the given maximum (like
- * SimpleMessageProtocol::new(1024 * 1024)).  lp is caller-allocated and must
+/* Initialises a length-prefix protocol accepting 1..max_len byte messages.
+ * lp is caller-allocated and must
  * outlive its uses. */
 void vsok_lenprefix_init(vsok_lenprefix *lp, uint32_t max_len);
 

@@ -1,6 +1,7 @@
-/* vsok/socket.h - buffered socket handle (the Rust EnclaveVSocket).
+/* vsok/socket.h - vsok_socket, a buffered message socket.
  *
- * Owns an fd, a protocol and its buffers.  With the default (VSOK) protocol
+ * A vsok_socket owns an fd, a protocol (VSOK unless told otherwise), a read
+ * buffer and a write queue.  With the default (VSOK) protocol
  * the reader pulls up to 64 KiB per read() and serves many small messages
  * from one system call; the writer sends header and first chunk in one
  * writev and the rest in chunks of at most VSOK_CHUNK_SIZE.  EINTR, short
