@@ -24,8 +24,8 @@
 #define BIG_WRITE (256 * 1024)
 
 typedef enum { RAW, RAW_BIG, NAIVE, LIB, LIB_BATCH, LIB_BATCH_RECV, MODES } mode_t_;
-static const char *mode_name[MODES] = {"a  raw",        "a' raw 256K", "b  naive",
-                                       "c  vsok",       "d  vsok batch writer", "e  vsok batch + vsok reader"};
+static const char *mode_name[MODES] = {"a  raw",  "a' raw 256K",          "b  naive",
+                                       "c  vsok", "d  vsok batch writer", "e  vsok batch + vsok reader"};
 
 typedef struct {
     mode_t_ mode;
@@ -141,8 +141,7 @@ static void send_all(job *j)
             j->failed = vsok_socket_queue(s, j->payload, j->size) != VSOK_OK;
         j->failed |= vsok_socket_flush(s) != VSOK_OK;
         break;
-    default:
-        break;
+    default: break;
     }
     vsok_socket_close(s);
 }
@@ -255,7 +254,9 @@ static void print_spread(const char *what, spread s, double target, const spread
     if (target > 0)
         snprintf(t, sizeof(t), ">= %.2f", target);
     printf("| %s | %.2f | %.2f | %.2f | %s | %s |", what, s.min, s.med, s.max, t,
-           target <= 0 ? "" : s.med >= target ? (s.min >= target ? "met" : "met (median)") : "MISSED");
+           target <= 0       ? ""
+           : s.med >= target ? (s.min >= target ? "met" : "met (median)")
+                             : "MISSED");
     if (cpu != NULL)
         printf(" %.2f | %.2f | %.2f |", cpu->min, cpu->med, cpu->max);
     printf("\n");
@@ -268,8 +269,9 @@ static int decoder_bench(const uint8_t *payload, spread out[4])
     static const size_t sizes[] = {64, 4096, 65536, 1048576};
     int misses = 0;
     printf("\n## push decoder over memory vs memcpy (64 KiB feeds, %d interleaved reps)\n\n", reps);
-    printf("| frame size | memcpy MB/s (median) | decoder MB/s (median) | decoder/memcpy min | median | max |\n"
-           "|---|---|---|---|---|---|\n");
+    printf(
+        "| frame size | memcpy MB/s (median) | decoder MB/s (median) | decoder/memcpy min | median | max |\n"
+        "|---|---|---|---|---|---|\n");
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         size_t size = sizes[k], frames = (64u << 20) / (size + 8);
         size_t len = frames * (size + 8);
@@ -351,7 +353,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_lib: --reps must be 1..%d\n", MAX_REPS);
         return 2;
     }
-    printf("# libvsok over a Unix socketpair (sender + receiver thread, %d interleaved reps, median)\n\n", reps);
+    printf("# libvsok over a Unix socketpair (sender + receiver thread, %d interleaved reps, median)\n\n",
+           reps);
     printf("| size | mode | msgs/s | MB/s (wire bytes) |\n|---|---|---|---|\n");
     /* Per size, every repetition runs each mode once, the starting mode
      * rotating, so a burst of outside load hits all modes alike; a ratio is

@@ -62,7 +62,8 @@ vsok_err vsok_header_decode(const uint8_t in[VSOK_HEADER_SIZE], uint32_t *payloa
 size_t vsok_header_error_index(const uint8_t in[VSOK_HEADER_SIZE], vsok_err err)
 {
     size_t i = 0;
-    if (err == VSOK_E_MAGIC && in != NULL && vsok_header_check_prefix(in, VSOK_MAGIC_SIZE, &i) == VSOK_E_MAGIC)
+    if (err == VSOK_E_MAGIC && in != NULL &&
+        vsok_header_check_prefix(in, VSOK_MAGIC_SIZE, &i) == VSOK_E_MAGIC)
         return i;
     return VSOK_LENGTH_OFFSET;
 }

@@ -60,7 +60,8 @@ vsok_err vsok_socket_open(vsok_socket **out, int fd, const vsok_protocol *proto)
     s->fd = fd;
     s->proto = proto == &vsok_protocol_vsok ? NULL : proto;
     s->stream = vsok_stream_fd(fd);
-    if (s->proto == NULL && ((s->dec = vsok_decoder_new(0)) == NULL || (s->rbuf = malloc(READ_BUF)) == NULL)) {
+    if (s->proto == NULL &&
+        ((s->dec = vsok_decoder_new(0)) == NULL || (s->rbuf = malloc(READ_BUF)) == NULL)) {
         vsok_socket_close(s);
         return VSOK_E_NOMEM;
     }
@@ -188,7 +189,8 @@ __attribute__((noinline)) static vsok_err recv_slow(vsok_socket *s, vsok_msg *ms
         }
         size_t n = 0, room = 0;
         vsok_err err;
-        uint8_t *direct = vsok_decoder_pending_length(s->dec) >= LARGE_MSG ? vsok_decoder_prepare(s->dec, &room) : NULL;
+        uint8_t *direct =
+            vsok_decoder_pending_length(s->dec) >= LARGE_MSG ? vsok_decoder_prepare(s->dec, &room) : NULL;
         if (direct != NULL) {
             err = vsok__read_owed(&s->stream, direct, room, &n, deadline);
             if (err == VSOK_OK) {
@@ -202,7 +204,8 @@ __attribute__((noinline)) static vsok_err recv_slow(vsok_socket *s, vsok_msg *ms
         } else {
             /* After large frames, fetch just the next header so its payload
              * goes straight to the decoder's buffer. */
-            size_t want = vsok_decoder_at_boundary(s->dec) && s->last_len >= LARGE_MSG ? VSOK_HEADER_SIZE : READ_BUF;
+            size_t want =
+                vsok_decoder_at_boundary(s->dec) && s->last_len >= LARGE_MSG ? VSOK_HEADER_SIZE : READ_BUF;
             s->rpos = s->rlen = 0;
             err = vsok__read_some(&s->stream, s->rbuf, want, &n, deadline);
             if (err == VSOK_OK) {

@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,7 +202,8 @@ int64_t vsok__deadline(const vsok_stream *s) { return deadline_of(s); }
 
 /* waitall: on an fd stream, recv(MSG_WAITALL), falling back to read() for
  * what is not a socket. */
-static vsok_err read_loop(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms, int waitall)
+static vsok_err read_loop(vsok_stream *s, void *buf, size_t len, size_t *got, int64_t deadline_ms,
+                          int waitall)
 {
     *got = 0;
     waitall = waitall && s->read == fd_read;
