@@ -54,8 +54,9 @@ vsok_err vsok_stream_write_full(vsok_stream *s, const void *buf, size_t len);
 int64_t vsok_now_ms(void);
 
 /* Waits until fd is ready for events (POLLIN/POLLOUT) or deadline_ms
- * (absolute, vsok_now_ms clock; -1 = forever) passes.  Retries EINTR with the
- * remaining time.  Returns VSOK_OK, VSOK_E_TIMEOUT or VSOK_E_IO. */
+ * (absolute, vsok_now_ms clock; -1 = forever) passes; a ready fd is not a
+ * timeout even past the deadline, and a timeout sets errno to ETIMEDOUT.
+ * Retries EINTR with the remaining time.  Returns VSOK_OK, VSOK_E_TIMEOUT or VSOK_E_IO. */
 vsok_err vsok_wait_fd(int fd, short events, int64_t deadline_ms);
 
 #ifdef __cplusplus

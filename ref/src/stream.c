@@ -58,19 +58,21 @@ int64_t vsok_now_ms(void)
 vsok_err vsok_wait_fd(int fd, short events, int64_t deadline_ms)
 {
     for (;;) {
+        /* A passed deadline still polls once, with 0: an fd that is ready
+         * is not a timeout. */
         int timeout = -1;
         if (deadline_ms >= 0) {
             int64_t left = deadline_ms - vsok_now_ms();
-            if (left <= 0)
-                return VSOK_E_TIMEOUT;
-            timeout = left > INT32_MAX ? INT32_MAX : (int)left;
+            timeout = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
         }
         struct pollfd p = {fd, events, 0};
         int r = poll(&p, 1, timeout);
         if (r > 0)
             return VSOK_OK; /* POLLHUP/POLLERR too: the next call says what */
-        if (r == 0)
+        if (r == 0) {
+            errno = ETIMEDOUT;
             return VSOK_E_TIMEOUT;
+        }
         if (errno != EINTR)
             return VSOK_E_IO;
     }

@@ -392,6 +392,32 @@ Test(stream, wait_fd_times_out_on_silent_socket)
     close(sv[1]);
 }
 
+/* The address code's connect and handshake waits rely on both of these
+ * (they used a private copy of the wait that did them). */
+Test(stream, wait_fd_on_a_ready_fd_is_ok_even_past_the_deadline)
+{
+    int sv[2];
+    tu_socketpair(sv);
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    cr_assert_eq(vsok_wait_fd(sv[0], POLLIN, vsok_now_ms() - 1), VSOK_OK);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+Test(stream, wait_fd_timeout_sets_errno_etimedout)
+{
+    int sv[2];
+    tu_socketpair(sv);
+    errno = 0;
+    cr_assert_eq(vsok_wait_fd(sv[0], POLLIN, vsok_now_ms() + 5), VSOK_E_TIMEOUT);
+    cr_assert_eq(errno, ETIMEDOUT);
+    errno = 0;
+    cr_assert_eq(vsok_wait_fd(sv[0], POLLIN, vsok_now_ms() - 1), VSOK_E_TIMEOUT);
+    cr_assert_eq(errno, ETIMEDOUT);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 Test(stream, wait_fd_past_deadline_is_timeout)
 {
     int sv[2];
