@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conform.h"
+#include "paths.h"
 
 #ifndef VC_VECTORS_TXT
 #define VC_VECTORS_TXT "vectors/vectors.txt"
@@ -54,7 +55,7 @@ static void usage(FILE *f)
         "  -q               summary only\n"
         "exit status: 0 no case failed, 1 some case FAILed or had an ERROR (or, with --strict, was\n"
         "NON-STRICT), 2 could not start\n",
-        VC_VECTORS_TXT);
+        vc_default_vectors());
 }
 
 static int parse_timeout(const char *s, int *ms)
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
     o.timeout_ms = 3000;
     o.color = -1;
     o.artifacts = "vsok-conform-out";
-    o.vectors = VC_VECTORS_TXT;
+    o.vectors = vc_default_vectors();
     o.budget_s = 600;
     int role_given = 0, seed_given = 0;
 
