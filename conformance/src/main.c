@@ -15,6 +15,7 @@
 
 #include "cli_opt.h"
 #include "conform.h"
+#include "paths.h"
 
 #ifndef VC_VECTORS_TXT
 #define VC_VECTORS_TXT "vectors/vectors.txt"
@@ -61,7 +62,7 @@ static void usage(FILE *f)
         "A bad option value is a one-line error naming the option; exit status 2.\n"
         "exit status: 0 no case failed, 1 some case FAILed or had an ERROR (or, with --strict, was\n"
         "NON-STRICT), 2 could not start (bad command line included)\n",
-        VC_VECTORS_TXT);
+        vc_default_vectors());
 }
 
 /* --timeout: a duration, bare numbers in seconds like every option of the
@@ -213,7 +214,7 @@ int main(int argc, char **argv)
     o.timeout_ms = 3000;
     o.color = -1;
     o.artifacts = "vsok-conform-out";
-    o.vectors = VC_VECTORS_TXT;
+    o.vectors = vc_default_vectors();
     o.budget_s = 600;
     int role_given = 0, seed_given = 0;
 

@@ -15,6 +15,7 @@
  */
 #ifndef VSOK_ADDRESS_H
 #define VSOK_ADDRESS_H
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,39 +56,39 @@ typedef struct vsok_addr {
 /* Parses text into *a.  On failure returns VSOK_E_ADDRESS and writes a
  * sentence naming what is wrong into err (err may be NULL; errlen bytes,
  * always NUL-terminated). */
-vsok_err vsok_addr_parse(vsok_addr *a, const char *text, char *err, size_t errlen);
+VSOK_API vsok_err vsok_addr_parse(vsok_addr *a, const char *text, char *err, size_t errlen);
 
 /* Canonical text of a ("vsock:1:5000", "tcp:[::1]:80", ...).  Returns the
  * length that would have been written, like snprintf. */
-int vsok_addr_format(const vsok_addr *a, char *buf, size_t len);
+VSOK_API int vsok_addr_format(const vsok_addr *a, char *buf, size_t len);
 
 /* Connects to a (blocking until connected or timeout_ms; -1 = no limit).  The
  * returned fd is blocking, close-on-exec.  For fc: runs the CONNECT handshake
  * without reading a byte past the "OK n\n" line.  VSOK_E_IO keeps errno (a
  * vsock connect to a port with no listener gives ECONNRESET).  VSOK_E_INVAL
  * for fd: addresses (use them directly). */
-vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_out);
+VSOK_API vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_out);
 
 /* Creates a listening socket for a (SO_REUSEADDR for TCP; a stale Unix socket
  * file is replaced).  fd:N is returned as is.  The fd is non-blocking and
  * close-on-exec. */
-vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
+VSOK_API vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
 
 /* The address a listening or connected socket is bound to, in the same
  * syntax (so port 0 can be resolved and printed). */
-vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a);
+VSOK_API vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a);
 
 /* Writes a sentence explaining why connecting (connecting=1) to or
  * listening on a failed with e, reading errno for VSOK_E_IO (and keeping
  * it).  A vsock or fc connect to a port with no listener says exactly that,
  * since the kernel reports it as ECONNRESET, which reads like a crash. */
-void vsok_addr_explain(const vsok_addr *a, int connecting, vsok_err e, char *err, size_t errlen);
+VSOK_API void vsok_addr_explain(const vsok_addr *a, int connecting, vsok_err e, char *err, size_t errlen);
 
 /* Convenience: parse + connect / parse + listen.  On any failure err gets a
  * sentence (errno kept): a vsock or fc connect to a port with no listener
  * says exactly that, since the kernel reports it as ECONNRESET. */
-vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen);
-vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size_t errlen);
+VSOK_API vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen);
+VSOK_API vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
  */
 #ifndef VSOK_DECODER_H
 #define VSOK_DECODER_H
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,12 +51,12 @@ typedef struct vsok_msg {
 /* Creates a decoder accepting payloads of 1..max_payload bytes; 0 means
  * VSOK_MAX_PAYLOAD.  Returns NULL on allocation failure or when max_payload
  * exceeds VSOK_MAX_PAYLOAD.  Free with vsok_decoder_free. */
-vsok_decoder *vsok_decoder_new(size_t max_payload);
-void vsok_decoder_free(vsok_decoder *d);
+VSOK_API vsok_decoder *vsok_decoder_new(size_t max_payload);
+VSOK_API void vsok_decoder_free(vsok_decoder *d);
 
 /* Forgets all state (position, partial frame, sticky error); keeps the
  * configured maximum.  Releases the payload buffer. */
-void vsok_decoder_reset(vsok_decoder *d);
+VSOK_API void vsok_decoder_reset(vsok_decoder *d);
 
 /* Consumes bytes from buf[0..len) until one message completes or buf is used
  * up.  *consumed receives the number of bytes taken (always set).
@@ -66,45 +67,45 @@ void vsok_decoder_reset(vsok_decoder *d);
  *                  up to and including the offending one.
  *   VSOK_E_NOMEM - could not grow the payload buffer (state kept; retry).
  *   VSOK_E_INVAL - NULL arguments. */
-vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
+VSOK_API vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
                            vsok_msg *msg);
 
 /* Declares end of stream.  Returns VSOK_E_EOF at a frame boundary,
  * VSOK_E_TRUNCATED inside a frame (offset = bytes received), or the sticky
  * error if one was already reported.  Sticky afterwards. */
-vsok_err vsok_decoder_finish(vsok_decoder *d);
+VSOK_API vsok_err vsok_decoder_finish(vsok_decoder *d);
 
 /* Zero-copy fill for large payloads: when the decoder is inside a payload it
  * returns a pointer to room for the next bytes and its size in *room (grown
  * as allowed above); the caller read()s into it and calls
  * vsok_decoder_commit.  Returns NULL when not inside a payload (feed the
  * header bytes instead) or on allocation failure (*room = 0). */
-uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room);
+VSOK_API uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room);
 
 /* Accepts n bytes written into the region from vsok_decoder_prepare.
  * Returns VSOK_OK with *msg set when the payload completed, VSOK_E_AGAIN
  * otherwise, VSOK_E_INVAL if n exceeds the room given. */
-vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg);
+VSOK_API vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg);
 
 /* Releases the payload buffer unless a payload is being collected (between
  * frames, or with only part of a header in: the buffer then holds nothing).  The
  * decoder otherwise keeps its buffer for the next frame (fast for one busy
  * connection); servers holding many idle connections call this after each
  * message so an idle connection costs only the struct. */
-void vsok_decoder_trim(vsok_decoder *d);
+VSOK_API void vsok_decoder_trim(vsok_decoder *d);
 
 /* Total bytes consumed so far. */
-uint64_t vsok_decoder_offset(const vsok_decoder *d);
+VSOK_API uint64_t vsok_decoder_offset(const vsok_decoder *d);
 /* Stream offset at which the sticky error was detected (0 if none). */
-uint64_t vsok_decoder_error_offset(const vsok_decoder *d);
+VSOK_API uint64_t vsok_decoder_error_offset(const vsok_decoder *d);
 /* The sticky error, VSOK_OK if none. */
-vsok_err vsok_decoder_error(const vsok_decoder *d);
+VSOK_API vsok_err vsok_decoder_error(const vsok_decoder *d);
 /* True when between frames (no partial header or payload held). */
-int vsok_decoder_at_boundary(const vsok_decoder *d);
+VSOK_API int vsok_decoder_at_boundary(const vsok_decoder *d);
 /* Bytes of heap the decoder holds now, struct included. */
-size_t vsok_decoder_memory(const vsok_decoder *d);
+VSOK_API size_t vsok_decoder_memory(const vsok_decoder *d);
 /* Length announced by the frame being received, 0 if none yet. */
-uint32_t vsok_decoder_pending_length(const vsok_decoder *d);
+VSOK_API uint32_t vsok_decoder_pending_length(const vsok_decoder *d);
 
 /* One-shot decode of a whole byte stream (everything the peer will ever
  * send).  Calls on_msg for each message in order (stop early by returning
@@ -112,7 +113,7 @@ uint32_t vsok_decoder_pending_length(const vsok_decoder *d);
  * ends cleanly, otherwise the error with *err_offset set.  Independent of the
  * push decoder: used by tests and fuzzers to cross-check it. */
 typedef int (*vsok_msg_cb)(void *ctx, const vsok_msg *msg);
-vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
+VSOK_API vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
                          void *ctx, uint64_t *err_offset);
 
 #ifdef __cplusplus

@@ -6,6 +6,7 @@
  */
 #ifndef VSOK_ERROR_H
 #define VSOK_ERROR_H
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,14 +33,14 @@ typedef enum vsok_err {
 /* Stable machine-readable name ("InvalidMagicBytes", ...).  These exact
  * strings appear in the test vectors and in conformance reports; they never
  * change.  Unknown values give "Unknown".  Returned string is static. */
-const char *vsok_errname(vsok_err err);
+VSOK_API const char *vsok_errname(vsok_err err);
 
 /* Human sentence describing the error, naming the protocol rule it breaks.
  * Returned string is static. */
-const char *vsok_strerror(vsok_err err);
+VSOK_API const char *vsok_strerror(vsok_err err);
 
 /* Reverse of vsok_errname; returns VSOK_E__COUNT when the name is unknown. */
-vsok_err vsok_err_from_name(const char *name);
+VSOK_API vsok_err vsok_err_from_name(const char *name);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
  */
 #ifndef VSOK_HEADER_H
 #define VSOK_HEADER_H
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,16 +31,16 @@ extern "C" {
  * Returns VSOK_E_LENGTH for 0, VSOK_E_TOO_LARGE above VSOK_MAX_PAYLOAD (and so
  * for any size_t above UINT32_MAX: never truncated), VSOK_E_INVAL for a NULL
  * out.  On error out is left untouched. */
-vsok_err vsok_header_encode(uint8_t out[VSOK_HEADER_SIZE], size_t payload_len);
+VSOK_API vsok_err vsok_header_encode(uint8_t out[VSOK_HEADER_SIZE], size_t payload_len);
 
 /* Validates a complete header: magic first, then length.  *payload_len
  * receives the length field as sent whenever the magic is right (also when it
  * is then rejected, so reports can show it).  Returns VSOK_OK,
  * VSOK_E_MAGIC, VSOK_E_LENGTH, VSOK_E_TOO_LARGE or VSOK_E_INVAL (NULL). */
-vsok_err vsok_header_decode(const uint8_t in[VSOK_HEADER_SIZE], uint32_t *payload_len);
+VSOK_API vsok_err vsok_header_decode(const uint8_t in[VSOK_HEADER_SIZE], uint32_t *payload_len);
 
 /* As vsok_header_decode with a caller-chosen maximum (1..VSOK_MAX_PAYLOAD). */
-vsok_err vsok_header_decode_max(const uint8_t in[VSOK_HEADER_SIZE], uint32_t max_payload,
+VSOK_API vsok_err vsok_header_decode_max(const uint8_t in[VSOK_HEADER_SIZE], uint32_t max_payload,
                                 uint32_t *payload_len);
 
 /* Checks the first n (< 8 allowed) bytes of a header as far as they go.
@@ -47,12 +48,12 @@ vsok_err vsok_header_decode_max(const uint8_t in[VSOK_HEADER_SIZE], uint32_t max
  * differs from "VSOK"; VSOK_OK if nothing seen so far is wrong.  This is what
  * lets a reader reject "GET / HTTP/1.1" at its first byte instead of waiting
  * for eight. */
-vsok_err vsok_header_check_prefix(const uint8_t *in, size_t n, size_t *bad_index);
+VSOK_API vsok_err vsok_header_check_prefix(const uint8_t *in, size_t n, size_t *bad_index);
 
 /* Offset, relative to the start of the frame, at which a conforming reader
  * first detects err for this header: the first wrong magic byte for
  * VSOK_E_MAGIC, VSOK_LENGTH_OFFSET for length errors. */
-size_t vsok_header_error_index(const uint8_t in[VSOK_HEADER_SIZE], vsok_err err);
+VSOK_API size_t vsok_header_error_index(const uint8_t in[VSOK_HEADER_SIZE], vsok_err err);
 
 #ifdef __cplusplus
 }

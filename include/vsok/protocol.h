@@ -10,6 +10,7 @@
  */
 #ifndef VSOK_PROTOCOL_H
 #define VSOK_PROTOCOL_H
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@ struct vsok_protocol {
 };
 
 /* The VSOK protocol; its error codes are vsok_err values. */
-extern const vsok_protocol vsok_protocol_vsok;
+VSOK_API extern const vsok_protocol vsok_protocol_vsok;
 
 /* --- the example custom protocol: plain u32 big-endian length prefix ---
  * Frame = 4-byte big-endian length, then payload.  Zero length allowed?  No:
@@ -62,7 +63,7 @@ typedef struct vsok_lenprefix {
 /* Initialises a length-prefix protocol accepting 1..max_len byte messages.
  * lp is caller-allocated and must
  * outlive its uses. */
-void vsok_lenprefix_init(vsok_lenprefix *lp, uint32_t max_len);
+VSOK_API void vsok_lenprefix_init(vsok_lenprefix *lp, uint32_t max_len);
 
 /* --- stateless one-frame helpers over an fd (no buffering) --- */
 
@@ -70,17 +71,17 @@ void vsok_lenprefix_init(vsok_lenprefix *lp, uint32_t max_len);
  * most VSOK_CHUNK_SIZE.  Blocks (fd may be non-blocking: it then polls).
  * Never raises SIGPIPE.  VSOK_E_LENGTH / VSOK_E_TOO_LARGE before any byte is
  * written. */
-vsok_err vsok_write_message(int fd, const void *msg, size_t len);
+VSOK_API vsok_err vsok_write_message(int fd, const void *msg, size_t len);
 
 /* Reads exactly one frame.  On VSOK_OK *msg is a malloc'd block of *len bytes
  * the caller frees with free().  Returns VSOK_E_EOF on clean end before any
  * byte, VSOK_E_TRUNCATED inside a frame, protocol errors as the decoder.
  * Never reads past the frame. */
-vsok_err vsok_read_message(int fd, uint8_t **msg, size_t *len);
+VSOK_API vsok_err vsok_read_message(int fd, uint8_t **msg, size_t *len);
 
 /* The same over any stream. */
-vsok_err vsok_stream_write_message(vsok_stream *s, const void *msg, size_t len);
-vsok_err vsok_stream_read_message(vsok_stream *s, size_t max_payload, uint8_t **msg, size_t *len);
+VSOK_API vsok_err vsok_stream_write_message(vsok_stream *s, const void *msg, size_t len);
+VSOK_API vsok_err vsok_stream_read_message(vsok_stream *s, size_t max_payload, uint8_t **msg, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
  */
 #ifndef VSOK_SOCKET_H
 #define VSOK_SOCKET_H
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,66 +33,66 @@ typedef struct vsok_socket vsok_socket;
 
 /* Wraps fd (ownership passes to the handle, even on failure).  proto NULL
  * means VSOK.  Returns VSOK_E_NOMEM / VSOK_E_INVAL. */
-vsok_err vsok_socket_open(vsok_socket **out, int fd, const vsok_protocol *proto);
+VSOK_API vsok_err vsok_socket_open(vsok_socket **out, int fd, const vsok_protocol *proto);
 
 /* Parses text, connects and wraps.  err receives a sentence on address
  * errors (may be NULL). */
-vsok_err vsok_socket_connect(vsok_socket **out, const char *text, int timeout_ms, char *err,
+VSOK_API vsok_err vsok_socket_connect(vsok_socket **out, const char *text, int timeout_ms, char *err,
                              size_t errlen);
 
 /* Accepts one connection on listen_fd (waiting up to timeout_ms; -1 = no
  * limit) and wraps it with proto (NULL = VSOK).  *peer (may be NULL) gets the
  * peer's address. */
-vsok_err vsok_socket_accept(vsok_socket **out, int listen_fd, int timeout_ms,
+VSOK_API vsok_err vsok_socket_accept(vsok_socket **out, int listen_fd, int timeout_ms,
                             const vsok_protocol *proto, vsok_addr *peer);
 
 /* Closes the fd and frees everything.  NULL is fine. */
-void vsok_socket_close(vsok_socket *s);
+VSOK_API void vsok_socket_close(vsok_socket *s);
 
-int vsok_socket_fd(const vsok_socket *s);
+VSOK_API int vsok_socket_fd(const vsok_socket *s);
 
 /* Deadline for each whole message read or written, in ms; -1 (default)
  * waits forever.  Setting a timeout makes the handle's fd non-blocking (the
  * handle owns it) so that every wait goes through poll with the deadline. */
-void vsok_socket_set_timeout(vsok_socket *s, int timeout_ms);
+VSOK_API void vsok_socket_set_timeout(vsok_socket *s, int timeout_ms);
 
 /* Maximum payload accepted by the reader (1..VSOK_MAX_PAYLOAD). */
-vsok_err vsok_socket_set_max_payload(vsok_socket *s, size_t max_payload);
+VSOK_API vsok_err vsok_socket_set_max_payload(vsok_socket *s, size_t max_payload);
 
 /* Reads one message into a malloc'd block the caller frees.  VSOK_E_EOF on a
  * clean end, VSOK_E_TRUNCATED inside a frame, protocol errors with the offset
  * in vsok_socket_error_offset.  With a custom protocol, any error other than
  * its clean end of stream is VSOK_E_PROTOCOL with the protocol's own code in
  * vsok_socket_proto_error (name it with proto->strerror). */
-vsok_err vsok_socket_read_message(vsok_socket *s, uint8_t **msg, size_t *len);
+VSOK_API vsok_err vsok_socket_read_message(vsok_socket *s, uint8_t **msg, size_t *len);
 
 /* Zero-copy read (VSOK protocol only): *msg borrows the handle's buffer until
  * the next call on s. */
-vsok_err vsok_socket_recv(vsok_socket *s, vsok_msg *msg);
+VSOK_API vsok_err vsok_socket_recv(vsok_socket *s, vsok_msg *msg);
 
 /* Writes one message (blocking up to the deadline). */
-vsok_err vsok_socket_write_message(vsok_socket *s, const void *msg, size_t len);
+VSOK_API vsok_err vsok_socket_write_message(vsok_socket *s, const void *msg, size_t len);
 
 /* Batched write path: queue copies small messages into the handle's output
  * buffer (flushing by itself when it fills); flush sends what is queued in as
  * few system calls as possible.  Large messages (>= VSOK_CHUNK_SIZE) bypass
  * the copy. */
-vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len);
-vsok_err vsok_socket_flush(vsok_socket *s);
+VSOK_API vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len);
+VSOK_API vsok_err vsok_socket_flush(vsok_socket *s);
 
 /* Writes n messages (each iov element is one message) with as few system
  * calls as possible. */
-vsok_err vsok_socket_write_messages(vsok_socket *s, const struct iovec *msgs, size_t n);
+VSOK_API vsok_err vsok_socket_write_messages(vsok_socket *s, const struct iovec *msgs, size_t n);
 
 /* Stream offset at which the last protocol error was detected. */
-uint64_t vsok_socket_error_offset(const vsok_socket *s);
+VSOK_API uint64_t vsok_socket_error_offset(const vsok_socket *s);
 /* Last custom-protocol error code (0 if none). */
-int vsok_socket_proto_error(const vsok_socket *s);
+VSOK_API int vsok_socket_proto_error(const vsok_socket *s);
 /* The protocol in use. */
-const vsok_protocol *vsok_socket_protocol(const vsok_socket *s);
+VSOK_API const vsok_protocol *vsok_socket_protocol(const vsok_socket *s);
 
 /* Half-close: shutdown(SHUT_WR) after flushing the queue. */
-vsok_err vsok_socket_shutdown_write(vsok_socket *s);
+VSOK_API vsok_err vsok_socket_shutdown_write(vsok_socket *s);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
  */
 #ifndef VSOK_STREAM_H
 #define VSOK_STREAM_H
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,29 +36,29 @@ typedef struct vsok_stream {
 
 /* A stream over fd (not owned: closing stays the caller's job).  Writes use
  * MSG_NOSIGNAL on sockets so a closed peer gives EPIPE, never SIGPIPE. */
-vsok_stream vsok_stream_fd(int fd);
+VSOK_API vsok_stream vsok_stream_fd(int fd);
 
 /* Reads exactly len bytes, retrying EINTR and short reads, polling on EAGAIN
  * up to the deadline.  *got (may be NULL) receives the bytes read even on
  * failure.  Returns VSOK_OK, VSOK_E_EOF (0 bytes then end), VSOK_E_TRUNCATED
  * (some bytes then end), VSOK_E_TIMEOUT, VSOK_E_AGAIN (non-fd stream) or
  * VSOK_E_IO (errno kept). */
-vsok_err vsok_stream_read_full(vsok_stream *s, void *buf, size_t len, size_t *got);
+VSOK_API vsok_err vsok_stream_read_full(vsok_stream *s, void *buf, size_t len, size_t *got);
 
 /* Writes all iovcnt buffers, retrying EINTR and short writes, polling on
  * EAGAIN up to the deadline.  The iov array is not modified.
  * Returns VSOK_OK, VSOK_E_TIMEOUT, VSOK_E_AGAIN or VSOK_E_IO. */
-vsok_err vsok_stream_writev_full(vsok_stream *s, const struct iovec *iov, int iovcnt);
-vsok_err vsok_stream_write_full(vsok_stream *s, const void *buf, size_t len);
+VSOK_API vsok_err vsok_stream_writev_full(vsok_stream *s, const struct iovec *iov, int iovcnt);
+VSOK_API vsok_err vsok_stream_write_full(vsok_stream *s, const void *buf, size_t len);
 
 /* Monotonic milliseconds, for deadlines. */
-int64_t vsok_now_ms(void);
+VSOK_API int64_t vsok_now_ms(void);
 
 /* Waits until fd is ready for events (POLLIN/POLLOUT) or deadline_ms
  * (absolute, vsok_now_ms clock; -1 = forever) passes; a ready fd is not a
  * timeout even past the deadline, and a timeout sets errno to ETIMEDOUT.
  * Retries EINTR with the remaining time.  Returns VSOK_OK, VSOK_E_TIMEOUT or VSOK_E_IO. */
-vsok_err vsok_wait_fd(int fd, short events, int64_t deadline_ms);
+VSOK_API vsok_err vsok_wait_fd(int fd, short events, int64_t deadline_ms);
 
 #ifdef __cplusplus
 }
