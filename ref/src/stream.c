@@ -104,23 +104,13 @@ vsok_err vsok_stream_read_full(vsok_stream *s, void *buf, size_t len, size_t *go
     }
     int64_t deadline = deadline_of(s);
     while (done < len) {
-        ssize_t n = s->read(s->ctx, (uint8_t *)buf + done, len - done);
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n == 0) {
-            err = done == 0 ? VSOK_E_EOF : VSOK_E_TRUNCATED;
+        size_t n = 0;
+        err = vsok__read_some(s, (uint8_t *)buf + done, len - done, &n, deadline);
+        if (err == VSOK_E_EOF && done > 0)
+            err = VSOK_E_TRUNCATED;
+        if (err != VSOK_OK)
             break;
-        }
-        if (errno == EINTR)
-            continue;
-        if (!would_block(errno)) {
-            err = VSOK_E_IO;
-            break;
-        }
-        if ((err = wait_ready(s, POLLIN, deadline)) != VSOK_OK)
-            break;
+        done += n;
     }
 out:
     if (got != NULL)
