@@ -11,7 +11,9 @@
  *                       delivers guest-initiated connections.
  * socat spellings are accepted too: VSOCK-CONNECT:cid:port, VSOCK-LISTEN:port,
  * TCP:host:port, TCP-LISTEN:port, UNIX-CONNECT:path, UNIX-LISTEN:path (and
- * TCP4/TCP6 variants).  A *-LISTEN spelling sets the listen hint.
+ * TCP4/TCP6 variants).  A *-LISTEN spelling sets the listen hint.  socat's
+ * options (",fork", ",unlink-early") are refused for every spelling: a ','
+ * is never part of a path, host or port.
  */
 #ifndef VSOK_ADDRESS_H
 #define VSOK_ADDRESS_H

@@ -131,15 +131,9 @@ static vsok_err parse_number(const char *what, const char *p, size_t n, uint64_t
                     q.s);
     case NUM_NOT_DECIMAL:
         return fail(err, errlen, "%s '%s' is not a decimal number", what, q.s);
-    case NUM_JUNK: {
-        quoted j = quote(p + junk, n - junk);
-        if (p[junk] == ',')
-            return fail(err, errlen,
-                        "%s '%s' has trailing junk '%s' (socat options are not supported)", what,
-                        q.s, j.s);
+    case NUM_JUNK:
         return fail(err, errlen, "%s '%s' has trailing junk '%s' after the digits", what, q.s,
-                    j.s);
-    }
+                    quote(p + junk, n - junk).s);
     case NUM_RANGE:
         return fail(err, errlen, "%s '%s' is out of range: 0..%llu", what, q.s,
                     (unsigned long long)max);
@@ -410,6 +404,18 @@ vsok_err vsok_addr_parse(vsok_addr *a, const char *text, char *err, size_t errle
                                  "or a socat spelling (VSOCK-CONNECT, VSOCK-LISTEN, TCP, "
                                  "TCP-LISTEN, UNIX-CONNECT, UNIX-LISTEN)",
                     quote(text, sn).s);
+
+    /* socat appends options after a comma (UNIX-LISTEN:/tmp/s.sock,unlink-early).
+     * None of them is supported, and no path, host or port here may hold a
+     * comma, so one check serves every scheme: an option is never silently
+     * taken into a path or host name. */
+    const char *comma = memchr(p, ',', n);
+    if (comma)
+        return fail(err, errlen,
+                    "%s address '%s' ends in socat option(s) '%s': socat options are not "
+                    "supported (and a path, host or port never contains ',')",
+                    quote(text, sn).s, quote(p, (size_t)(comma - p)).s,
+                    quote(comma + 1, n - (size_t)(comma + 1 - p)).s);
 
     switch (schemes[found].id) {
     case S_VSOCK:

@@ -346,6 +346,53 @@ Test(malformed, socat_options_are_named)
     parse_fails("VSOCK-LISTEN:5000,reuseaddr", "socat options");
 }
 
+/* A socat option list (",opt" or ",opt=value") after any address is refused
+ * with the option named, for every scheme and spelling.  Before, a path took
+ * it in silently: UNIX-LISTEN:/tmp/s.sock,unlink-early bound a socket named
+ * "s.sock,unlink-early". */
+Test(malformed, socat_options_rejected_for_every_address_type)
+{
+    static const struct {
+        const char *text, *option;
+    } cases[] = {
+        {"UNIX-LISTEN:/tmp/s.sock,unlink-early", "unlink-early"},
+        {"unix:/tmp/s.sock,unlink-early", "unlink-early"},
+        {"UNIX-CONNECT:/tmp/s.sock,retry=3", "retry=3"},
+        {"unix-client:/tmp/s.sock,mode=600", "mode=600"},
+        {"unix:@name,fork", "fork"},
+        {"ABSTRACT-LISTEN:name,fork", "fork"},
+        {"abstract-connect:name,retry", "retry"},
+        {"TCP-LISTEN:8080,fork,reuseaddr", "fork,reuseaddr"},
+        {"tcp6-listen:8080,ipv6only", "ipv6only"},
+        {"tcp:127.0.0.1:80,nodelay", "nodelay"},
+        {"TCP:localhost,bind=1.2.3.4:80", "bind=1.2.3.4:80"},
+        {"tcp:[::1]:80,keepalive", "keepalive"},
+        {"vsock:3:5000,fork", "fork"},
+        {"VSOCK-CONNECT:3:5000,retry=5", "retry=5"},
+        {"vsock-listen:5000,reuseaddr", "reuseaddr"},
+        {"fd:3,nonblock", "nonblock"},
+        {"fc:/tmp/v.sock:5000,retry", "retry"},
+        {"fc:/tmp/v.sock,retry:5000", "retry:5000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char needle[96];
+        parse_fails(cases[i].text, "socat options are not supported");
+        snprintf(needle, sizeof needle, "'%s'", cases[i].option);
+        parse_fails(cases[i].text, needle);
+    }
+}
+
+Test(malformed, socat_option_error_is_one_clean_line)
+{
+    vsok_addr a;
+    char err[256] = "";
+    cr_assert_eq(vsok_addr_parse(&a, "UNIX-LISTEN:/tmp/s.sock,unlink-early", err, sizeof err),
+                 VSOK_E_ADDRESS);
+    cr_assert_null(strchr(err, '\n'), "one line: %s", err);
+    cr_assert(strstr(err, "UNIX-LISTEN") != NULL, "names the scheme as written: %s", err);
+    cr_assert_eq(a.path[0], '\0', "nothing of the text reaches the path: '%s'", a.path);
+}
+
 Test(malformed, cid_problems)
 {
     parse_fails("vsock:4294967296:1", "CID '4294967296' is out of range");
