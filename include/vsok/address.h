@@ -76,6 +76,14 @@ VSOK_API vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_
  * close-on-exec. */
 VSOK_API vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
 
+/* The socket address vsok_addr_connect would connect to, for a caller that
+ * connects by itself (an event loop's non-blocking connect): vsock and unix
+ * as they are; tcp resolved as vsok_addr_connect resolves it (numeric
+ * first, then names) and the first address getaddrinfo prefers.  fc: and
+ * fd: give VSOK_E_INVAL (fc needs its CONNECT handshake: use
+ * vsok_addr_connect); a name that does not resolve VSOK_E_ADDRESS. */
+VSOK_API vsok_err vsok_addr_sockaddr(const vsok_addr *a, struct sockaddr_storage *ss, socklen_t *len);
+
 /* The address a listening or connected socket is bound to, in the same
  * syntax (so port 0 can be resolved and printed). */
 VSOK_API vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a);

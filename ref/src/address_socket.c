@@ -213,14 +213,50 @@ static vsok_err connect_tcp(const vsok_addr *a, int64_t deadline, int *fd_out)
     return e;
 }
 
+static socklen_t fill_vsock(struct sockaddr_vm *svm, const vsok_addr *a)
+{
+    memset(svm, 0, sizeof(*svm));
+    svm->svm_family = AF_VSOCK;
+    svm->svm_cid = a->cid;
+    svm->svm_port = a->port;
+    return sizeof(*svm);
+}
+
 static vsok_err connect_vsock(const vsok_addr *a, int64_t deadline, int *fd_out)
 {
     struct sockaddr_vm svm;
-    memset(&svm, 0, sizeof svm);
-    svm.svm_family = AF_VSOCK;
-    svm.svm_cid = a->cid;
-    svm.svm_port = a->port;
-    return connect_nonblocking(AF_VSOCK, 0, (struct sockaddr *)&svm, sizeof svm, deadline, fd_out);
+    socklen_t sl = fill_vsock(&svm, a);
+    return connect_nonblocking(AF_VSOCK, 0, (struct sockaddr *)&svm, sl, deadline, fd_out);
+}
+
+vsok_err vsok_addr_sockaddr(const vsok_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (a == NULL || ss == NULL || len == NULL)
+        return VSOK_E_INVAL;
+    memset(ss, 0, sizeof(*ss));
+    *len = 0;
+    switch (a->kind) {
+    case VSOK_ADDR_VSOCK: *len = fill_vsock((struct sockaddr_vm *)ss, a); return VSOK_OK;
+    case VSOK_ADDR_UNIX: *len = fill_unix((struct sockaddr_un *)ss, a->path, a->abstract); return VSOK_OK;
+    case VSOK_ADDR_TCP: {
+        struct addrinfo *res = NULL;
+        vsok_err e = resolve_tcp(a, 0, &res);
+        if (e != VSOK_OK)
+            return e;
+        if (res == NULL || res->ai_addrlen > sizeof(*ss)) {
+            freeaddrinfo(res);
+            errno = EAFNOSUPPORT;
+            return VSOK_E_ADDRESS;
+        }
+        memcpy(ss, res->ai_addr, res->ai_addrlen);
+        *len = res->ai_addrlen;
+        freeaddrinfo(res);
+        return VSOK_OK;
+    }
+    case VSOK_ADDR_FC:
+    case VSOK_ADDR_FD:
+    default: errno = EINVAL; return VSOK_E_INVAL;
+    }
 }
 
 vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_out)
@@ -336,11 +372,8 @@ vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out)
     switch (a->kind) {
     case VSOK_ADDR_VSOCK: {
         struct sockaddr_vm svm;
-        memset(&svm, 0, sizeof svm);
-        svm.svm_family = AF_VSOCK;
-        svm.svm_cid = a->cid;
-        svm.svm_port = a->port;
-        return listen_sockaddr(AF_VSOCK, 0, (struct sockaddr *)&svm, sizeof svm, 0, backlog, fd_out);
+        socklen_t sl = fill_vsock(&svm, a);
+        return listen_sockaddr(AF_VSOCK, 0, (struct sockaddr *)&svm, sl, 0, backlog, fd_out);
     }
     case VSOK_ADDR_UNIX: return listen_unix(a->path, a->abstract, backlog, fd_out);
     case VSOK_ADDR_TCP: return listen_tcp(a, backlog, fd_out);

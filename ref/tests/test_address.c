@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +23,8 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/vm_sockets.h>
 
 #include "vsok/address.h"
 
@@ -939,4 +942,66 @@ Test(address, connect_failure_fills_the_error_sentence)
     cr_assert_eq(e, VSOK_E_IO);
     cr_assert_eq(fd, -1);
     cr_assert(strstr(why, "cannot connect to tcp:127.0.0.1:1") != NULL, "%s", why);
+}
+
+/* ---- vsok_addr_sockaddr: what an event loop connects to by itself ---- */
+
+static void sockaddr_of(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+    vsok_addr a;
+    char err[256];
+    cr_assert_eq(vsok_addr_parse(&a, text, err, sizeof(err)), VSOK_OK, "%s: %s", text, err);
+    cr_assert_eq(vsok_addr_sockaddr(&a, ss, len), VSOK_OK, "%s", text);
+}
+
+Test(address, sockaddr_of_tcp_literals_is_the_resolved_address)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    sockaddr_of("tcp:127.0.0.1:5000", &ss, &len);
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+    cr_assert_eq(ss.ss_family, AF_INET);
+    cr_assert_eq(len, sizeof(*in));
+    cr_assert_eq(ntohs(in->sin_port), 5000);
+    cr_assert_eq(ntohl(in->sin_addr.s_addr), 0x7f000001u);
+    sockaddr_of("tcp:[::1]:80", &ss, &len);
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+    cr_assert_eq(ss.ss_family, AF_INET6);
+    cr_assert_eq(ntohs(in6->sin6_port), 80);
+    cr_assert(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
+}
+
+Test(address, sockaddr_of_vsock_and_unix_without_touching_a_socket)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    sockaddr_of("vsock:3:5000", &ss, &len); /* only fills a struct: nothing is connected */
+    const struct sockaddr_vm *svm = (const struct sockaddr_vm *)&ss;
+    cr_assert_eq(ss.ss_family, AF_VSOCK);
+    cr_assert_eq(len, sizeof(*svm));
+    cr_assert_eq(svm->svm_cid, 3u);
+    cr_assert_eq(svm->svm_port, 5000u);
+    sockaddr_of("unix:/tmp/x.sock", &ss, &len);
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
+    cr_assert_eq(ss.ss_family, AF_UNIX);
+    cr_assert_str_eq(sun->sun_path, "/tmp/x.sock");
+    cr_assert_eq(len, offsetof(struct sockaddr_un, sun_path) + strlen("/tmp/x.sock") + 1);
+    sockaddr_of("unix:@abs", &ss, &len);
+    cr_assert_eq(sun->sun_path[0], '\0');
+    cr_assert_eq(memcmp(sun->sun_path + 1, "abs", 3), 0);
+    cr_assert_eq(len, offsetof(struct sockaddr_un, sun_path) + 1 + 3);
+}
+
+Test(address, sockaddr_refuses_fc_fd_and_null)
+{
+    vsok_addr a;
+    struct sockaddr_storage ss;
+    socklen_t len = 7;
+    cr_assert_eq(vsok_addr_parse(&a, "fc:/tmp/v.sock:52", NULL, 0), VSOK_OK);
+    cr_assert_eq(vsok_addr_sockaddr(&a, &ss, &len), VSOK_E_INVAL);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(vsok_addr_parse(&a, "fd:3", NULL, 0), VSOK_OK);
+    cr_assert_eq(vsok_addr_sockaddr(&a, &ss, &len), VSOK_E_INVAL);
+    cr_assert_eq(vsok_addr_sockaddr(NULL, &ss, &len), VSOK_E_INVAL);
+    cr_assert_eq(vsok_addr_sockaddr(&a, NULL, &len), VSOK_E_INVAL);
 }
