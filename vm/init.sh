@@ -103,6 +103,76 @@ peer_reports_no_listener() {
     echo "$out" | grep -qi "listen" || { echo "message does not say nobody listens"; return 1; }
 }
 
+# run_job DIR: one IUT of scripts/vm-test --iut (or --self-test), certified
+# by one vsok-conform run.  DIR holds role, cmd, port, limit, cwd and flags
+# (the runner's, one per line); everything for the host goes to /out/N:
+# status (the runner's exit status), output.txt (its human output), the
+# reports it wrote, iut.stderr, command, took.
+run_job() {
+    d=$1
+    o=/out/${d##*/}
+    mkdir -p "$o"
+    role=$(cat "$d/role") port=$(cat "$d/port") cmd=$(cat "$d/cmd") secs=$(cat "$d/limit")
+    set --
+    while IFS= read -r a; do set -- "$@" "$a"; done <"$d/flags"
+    cd "$(cat "$d/cwd")" 2>/dev/null || cd /
+    echo "=== VSOK-VM-JOB ${d##*/} ($role): $cmd"
+    t0=$(date +%s)
+    if [ "$role" = server ]; then
+        echo "vsok-conform --target vsock:local:$port --iut-pid PID $* (IUT: $cmd)" >"$o/command"
+        # exec: the shell becomes the IUT, so $! is the IUT's PID.
+        sh -c "exec $cmd" </dev/null >"$o/iut.stdout" 2>"$o/iut.stderr" &
+        pid=$!
+        vsok-vm-wait "$port" "$pid" 30 >>"$o/output.txt" 2>&1
+        w=$?
+        if [ "$w" -eq 0 ]; then
+            timeout -s KILL "$secs" vsok-conform --target "vsock:local:$port" --iut-pid "$pid" "$@" \
+                >>"$o/output.txt" 2>&1
+            st=$?
+        elif [ "$w" -eq 3 ]; then
+            wait "$pid"
+            echo "vm-test: the IUT exited (status $?) before anything listened on vsock port $port" >>"$o/output.txt"
+            st=2
+        else
+            echo "vm-test: the IUT did not listen on vsock port $port within 30 s" >>"$o/output.txt"
+            st=2
+        fi
+        kill "$pid" 2>/dev/null
+        i=0
+        while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 20 ]; do usleep 100000; i=$((i + 1)); done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    else
+        echo "vsok-conform --role client --listen vsock:any:$port --spawn '$cmd' $*" >"$o/command"
+        : >"$o/iut.stderr"
+        timeout -s KILL "$secs" vsok-conform --role client --listen "vsock:any:$port" \
+            --spawn "$cmd 2>>$o/iut.stderr" "$@" >>"$o/output.txt" 2>&1
+        st=$?
+    fi
+    case $st in
+    0 | 1 | 2) ;;
+    137) echo "vm-test: vsok-conform killed after the job's limit of ${secs}s" >>"$o/output.txt"; st=1 ;;
+    *) echo "vm-test: vsok-conform exited $st" >>"$o/output.txt"; st=1 ;;
+    esac
+    echo "$st" >"$o/status"
+    echo "$(($(date +%s) - t0))s" >"$o/took"
+    echo "VSOK-VM-JOB ${d##*/}: exit $st ($(cat "$o/took"))"
+    cd /
+}
+
+# send_out: /out as a tar stream on the second serial port, which the host
+# reads from a file after power-off.  Raw mode, or the tty would turn every
+# \n into \r\n; closing the port waits until the UART has sent it all.
+send_out() {
+    : >/out/complete
+    exec 3<>/dev/ttyS1 || return 1
+    stty raw -echo <&3 || return 1
+    tar -c -f - -C /out . >&3
+    rc=$?
+    exec 3>&-
+    return $rc
+}
+
 if [ "${1:-}" = --run ]; then
     shift
     "$@"
@@ -163,6 +233,14 @@ step() { # step NAME SECONDS CMD...: run a check, count it
     fi
 }
 
+if [ "$mode" = iut ] || [ "$mode" = self-test ]; then
+    mkdir -p /out
+    for d in /iut/jobs/*; do
+        [ -d "$d" ] && run_job "$d"
+    done
+    send_out || { echo "VSOK-VM: cannot send /out on ttyS1"; result 2; }
+    result "$(cat /out/0/status 2>/dev/null || echo 2)"
+fi
 if [ "$mode" = tests ] || [ "$mode" = all ]; then
     step vsock-tests 60 vsok-vsock-tests
     if [ -x /bin/vsok-peer ]; then
