@@ -224,6 +224,9 @@ self_test_jobs() {
     add_job c-client client "$c connect {addr}" 0 60 "${few[@]}" --json "$st_dir/c-client.json"
     add_job c-broken server "$build/vsok-echo-agent-broken listen {port}" 1 60 "${few[@]}" \
         --junit "$st_dir/c-broken.xml" --json "$st_dir/c-broken.json"
+    # What comes back when the IUT never listens, or the runner cannot start.
+    add_job c-no-listen server "$c listen" 2 30 "${few[@]}"
+    add_job bad-flag server "$c listen {port}" 2 30 --pick no.such.case
     local t0=$(date +%s)
     if build_go "$root/build/vm-examples/echo-agent-go"; then
         say "built the Go example ($(( $(date +%s) - t0 ))s)"
@@ -242,7 +245,7 @@ self_test_jobs() {
     fi
     local s=0 i
     for ((i = 0; i < iut_jobs; i++)); do s=$((s + $(cat "$stage/iut/jobs/$i/limit"))); done
-    [ -n "${VSOK_VM_TIMEOUT:-}" ] || limit=$((s + 40))
+    [ -n "${limit_given:-}" ] || limit=$((s + 40))
 }
 
 # report_check FILE JOB: what the JSON report must show for that job.
@@ -283,6 +286,15 @@ self_test_check() {
         why=
         if [ "$jst" != "${job_expect[n]}" ]; then
             why="exit $jst, expected ${job_expect[n]}"
+        elif [ "${job_name[n]}" = c-no-listen ]; then
+            grep -q 'exited (status 2) before anything listened' "$out/$n/output.txt" &&
+                grep -q 'usage: echo-agent' "$out/$n/iut.stderr" &&
+                { say "self-test ${job_name[n]}: ok (the IUT's exit and its stderr came back)"; continue; }
+            why="no report of the IUT's early exit, or its stderr did not come back"
+        elif [ "${job_name[n]}" = bad-flag ]; then
+            grep -q 'no case matches' "$out/$n/output.txt" &&
+                { say "self-test ${job_name[n]}: ok (the runner's exit 2 and message came back)"; continue; }
+            why="the runner's message did not come back"
         elif ! why=$(report_check "$st_dir/${job_name[n]}.json" "${job_name[n]}" 2>&1); then
             :
         elif [ "${job_name[n]}" = c-broken ] && ! grep -q '<failure' "$st_dir/c-broken.xml"; then
