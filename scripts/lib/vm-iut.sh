@@ -19,7 +19,8 @@ copy_in() {
     [ -e "$dst" ] && return 0
     mkdir -p "$(dirname "$dst")"
     if [ -d "$p" ]; then
-        cp -a "$p" "$(dirname "$dst")/" || die "cannot copy $p into the initramfs"
+        mkdir -p "$dst"
+        cp -a "$p/." "$dst/" || die "cannot copy $p into the initramfs"
         return 0
     fi
     cp -L "$p" "$dst" || die "cannot copy $p into the initramfs"
@@ -55,13 +56,29 @@ add_job() {
     rest=${cmd#"$prog"}
     [ -n "$prog" ] || bad "--iut needs a program"
     if [[ $prog == */* ]]; then
-        abs=$(cd "$orig" && realpath -e -- "$prog" 2>/dev/null) || bad "--iut: $prog not found"
+        abs=$(cd "$orig" && realpath -es -- "$prog" 2>/dev/null) || bad "--iut: $prog not found"
     else
         abs=$(cd "$orig" && command -v -- "$prog") || bad "--iut: $prog not found in PATH"
-        abs=$(realpath -e -- "$abs")
+        abs=$(cd "$orig" && realpath -es -- "$abs")
     fi
+    # -s: the name stays as given (a multi-call program may care); copy_in
+    # copies what a symbolic link points to.
     [ -f "$abs" ] && [ -x "$abs" ] || bad "--iut: $abs is not an executable file"
     copy_in "$abs"
+    # A script: its interpreter comes along too (busybox's sh and env are
+    # there already); what the interpreter needs besides is for --include.
+    if [ "$(head -c 2 "$abs")" = '#!' ]; then
+        local interp
+        interp=$(head -n 1 "$abs" | sed 's/^#! *//; s/ .*//')
+        case $interp in
+        /bin/sh | /bin/ash | /usr/bin/env | /bin/busybox) ;;
+        /*) [ -x "$interp" ] || bad "--iut: $abs wants $interp, which is not on this machine"
+            copy_in "$(realpath -e "$interp")"
+            [ -e "$stage$interp" ] || { mkdir -p "$(dirname "$stage$interp")"; cp -L "$interp" "$stage$interp"; } ;;
+        *) bad "--iut: $abs has an unusable #! line" ;;
+        esac
+        say "note: $abs is a script for $interp; if that is not what runs it in the guest, give the interpreter as PROGRAM"
+    fi
     case $role in
     server) port=$((5000 + n)) ;;
     client) port=$((6000 + n)) ;;
@@ -227,6 +244,18 @@ self_test_jobs() {
     # What comes back when the IUT never listens, or the runner cannot start.
     add_job c-no-listen server "$c listen" 2 30 "${few[@]}"
     add_job bad-flag server "$c listen {port}" 2 30 --pick no.such.case
+    # An interpreted IUT: Debian's python3 (not a pyenv shim) with its
+    # standard library, as vm/README.md tells users to do it.
+    local py=/usr/bin/python3 pylib
+    if [ -x $py ] && pylib=$($py -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])') &&
+       [ -d "$pylib" ]; then
+        copy_in "$pylib"
+        copy_in "$root/vm/examples/python/echo_agent.py"
+        add_job py-server server "$py $root/vm/examples/python/echo_agent.py listen {port}" 0 60 "${few[@]}" \
+            --json "$st_dir/py-server.json"
+    else
+        say "SKIP python example: no /usr/bin/python3 with its standard library"
+    fi
     local t0=$(date +%s)
     if build_go "$root/build/vm-examples/echo-agent-go"; then
         say "built the Go example ($(( $(date +%s) - t0 ))s)"
