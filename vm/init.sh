@@ -105,8 +105,9 @@ peer_reports_no_listener() {
 # run_job DIR: one IUT of scripts/vm-test --iut (or --self-test), certified
 # by one vsok-conform run.  DIR holds role, cmd, port, limit, cwd and flags
 # (the runner's, one per line); everything for the host goes to /out/N:
-# status (the runner's exit status), output.txt (its human output), the
-# reports it wrote, iut.stderr, command, took.
+# status (the runner's exit status), output.txt (its standard output: the
+# human report, or TAP), runner.stderr, the reports it wrote, iut.stderr,
+# command, took.
 run_job() {
     d=$1
     o=/out/${d##*/}
@@ -122,18 +123,18 @@ run_job() {
         # exec: the shell becomes the IUT, so $! is the IUT's PID.
         sh -c "exec $cmd" </dev/null >"$o/iut.stdout" 2>"$o/iut.stderr" &
         pid=$!
-        vsok-vm-wait "$port" "$pid" 30 >>"$o/output.txt" 2>&1
+        vsok-vm-wait "$port" "$pid" 30 >>"$o/runner.stderr" 2>&1
         w=$?
         if [ "$w" -eq 0 ]; then
             timeout -s KILL "$secs" vsok-conform --target "vsock:local:$port" --iut-pid "$pid" "$@" \
-                >>"$o/output.txt" 2>&1
+                >>"$o/output.txt" 2>>"$o/runner.stderr"
             st=$?
         elif [ "$w" -eq 3 ]; then
             wait "$pid"
-            echo "vm-test: the IUT exited (status $?) before anything listened on vsock port $port" >>"$o/output.txt"
+            echo "vm-test: the IUT exited (status $?) before anything listened on vsock port $port" >>"$o/runner.stderr"
             st=2
         else
-            echo "vm-test: the IUT did not listen on vsock port $port within 30 s" >>"$o/output.txt"
+            echo "vm-test: the IUT did not listen on vsock port $port within 30 s" >>"$o/runner.stderr"
             st=2
         fi
         kill "$pid" 2>/dev/null
@@ -145,13 +146,13 @@ run_job() {
         echo "vsok-conform --role client --listen vsock:any:$port --spawn '$cmd' $*" >"$o/command"
         : >"$o/iut.stderr"
         timeout -s KILL "$secs" vsok-conform --role client --listen "vsock:any:$port" \
-            --spawn "$cmd 2>>$o/iut.stderr" "$@" >>"$o/output.txt" 2>&1
+            --spawn "$cmd 2>>$o/iut.stderr" "$@" >>"$o/output.txt" 2>>"$o/runner.stderr"
         st=$?
     fi
     case $st in
     0 | 1 | 2) ;;
-    137) echo "vm-test: vsok-conform killed after the job's limit of ${secs}s" >>"$o/output.txt"; st=1 ;;
-    *) echo "vm-test: vsok-conform exited $st" >>"$o/output.txt"; st=1 ;;
+    137) echo "vm-test: vsok-conform killed after the job's limit of ${secs}s" >>"$o/runner.stderr"; st=1 ;;
+    *) echo "vm-test: vsok-conform exited $st" >>"$o/runner.stderr"; st=1 ;;
     esac
     echo "$st" >"$o/status"
     echo "$(($(date +%s) - t0))s" >"$o/took"
@@ -159,17 +160,12 @@ run_job() {
     cd /
 }
 
-# send_out: /out as a tar stream on the second serial port, which the host
-# reads from a file after power-off.  Raw mode, or the tty would turn every
-# \n into \r\n; closing the port waits until the UART has sent it all.
+# send_out: /out as a tar stream on the virtio disk (/dev/vda), a raw image
+# file that the host reads after power-off.
 send_out() {
     : >/out/complete
-    exec 3<>/dev/ttyS1 || return 1
-    stty raw -echo <&3 || return 1
-    tar -c -f - -C /out . >&3
-    rc=$?
-    exec 3>&-
-    return $rc
+    tar -c -f /dev/vda -C /out . || return 1
+    sync
 }
 
 if [ "${1:-}" = --run ]; then
@@ -233,11 +229,17 @@ step() { # step NAME SECONDS CMD...: run a check, count it
 }
 
 if [ "$mode" = iut ] || [ "$mode" = self-test ]; then
+    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+        insmod /lib/modules/$m.ko || { echo "VSOK-VM: insmod $m.ko failed"; result 2; }
+    done
+    i=0
+    while [ ! -b /dev/vda ] && [ "$i" -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+    [ -b /dev/vda ] || { echo "VSOK-VM: no /dev/vda for the results"; result 2; }
     mkdir -p /out
     for d in /iut/jobs/*; do
         [ -d "$d" ] && run_job "$d"
     done
-    send_out || { echo "VSOK-VM: cannot send /out on ttyS1"; result 2; }
+    send_out || { echo "VSOK-VM: cannot write /out to /dev/vda"; result 2; }
     result "$(cat /out/0/status 2>/dev/null || echo 2)"
 fi
 if [ "$mode" = tests ] || [ "$mode" = all ]; then

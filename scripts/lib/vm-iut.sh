@@ -5,8 +5,9 @@
 # and the runner's flags (one per line); vm/init.sh runs the jobs in order and
 # writes everything that has to come back (status, the runner's human
 # output, its reports, the IUT's stderr) under /out/N.  /out leaves the guest
-# as a tar stream on the second serial port (ttyS1, a plain file on the
-# host), read after power-off: no network, no shared directory.
+# as a tar stream written to a virtio block device, a sparse raw image file
+# here (build/vm/results.img) that is read after power-off: no network, no
+# shared directory.
 
 iut_jobs=0
 declare -a job_name job_expect job_maps
@@ -103,6 +104,15 @@ add_job() {
         --junit=* | --json=* | --html=* | --artifacts=* | --html-with=* | --vectors=*)
             kind=${a%%=*} kind=${kind#--} host=${a#*=} ;;
         --timeout | --timeout=*) have_timeout=1 ;;
+        --tap=*) kind=tap host=${a#*=} ;;
+        --tap)
+            # --tap FILE: a runner whose --tap takes a file gets a guest path;
+            # one whose --tap means "TAP on stdout" gets the flag, and its
+            # output is what lands in FILE.  Plain --tap passes through.
+            if [ $# -gt 0 ] && [[ $1 != -* ]]; then
+                kind=tap host=$1
+                shift
+            fi ;;
         --budget | --budget=*) have_budget=1 ;;
         esac
         case $a in *$'\n'*) bad "runner flags cannot contain a newline" ;; esac
@@ -131,6 +141,15 @@ add_job() {
             mkdir -p "$stage/iut/in"
             cp -L "$host" "$stage/iut/in/$n-$k"
             printf -- '--%s\n/iut/in/%s\n' "$kind" "$n-$k" >>"$d/flags" ;;
+        tap)
+            if "$build/vsok/conformance/vsok-conform" --help 2>&1 | grep -q -- '--tap FILE'; then
+                k=$((k + 1))
+                printf -- '--tap\n/out/%s/r%s\n' "$n" "$k" >>"$d/flags"
+                maps+="r$k $host"$'\n'
+            else
+                printf -- '--tap\n' >>"$d/flags"
+                maps+="output.txt $host"$'\n'
+            fi ;;
         *) # reports the runner writes: out of the guest, to the host path
             k=$((k + 1))
             printf -- '--%s\n/out/%s/r%s\n' "$kind" "$n" "$k" >>"$d/flags"
@@ -155,7 +174,7 @@ add_job() {
     iut_jobs=$((n + 1))
 }
 
-# read_outputs SERIALFILE DIR: the guest's /out, unpacked; 1 if it is not
+# read_outputs IMAGE DIR: the guest's /out, unpacked; 1 if it is not
 # complete (the guest writes /out/complete last).
 read_outputs() {
     rm -rf "$2"
@@ -167,12 +186,14 @@ read_outputs() {
 # job_result N DIR: prints the job's output, puts its reports at their host
 # paths, keeps the IUT's stderr; the runner's status goes to $jst.
 job_result() {
-    local n=$1 o=$2/$1 st src dst
+    local n=$1 o=$2/$1 st src dst f
     st=$(cat "$o/status" 2>/dev/null || echo 1)
     case $st in '' | *[!0-9]*) st=1 ;; esac
     {
         echo "--- ${job_name[n]}: $(cat "$o/command" 2>/dev/null) (exit $st, $(cat "$o/took" 2>/dev/null))"
-        sed 's/^/  /' "$o/output.txt" 2>/dev/null
+        for f in "$o/output.txt" "$o/runner.stderr"; do
+            [ ! -f "$f" ] || sed 's/^/  /' "$f"
+        done
         if [ -s "$o/iut.stderr" ]; then
             echo "  IUT stderr ($(wc -l <"$o/iut.stderr") lines, last 10; all in $o/iut.stderr):"
             tail -n 10 "$o/iut.stderr" | sed 's/^/    | /'
@@ -316,12 +337,12 @@ self_test_check() {
         if [ "$jst" != "${job_expect[n]}" ]; then
             why="exit $jst, expected ${job_expect[n]}"
         elif [ "${job_name[n]}" = c-no-listen ]; then
-            grep -q 'exited (status 2) before anything listened' "$out/$n/output.txt" &&
+            grep -q 'exited (status 2) before anything listened' "$out/$n/runner.stderr" &&
                 grep -q 'usage: echo-agent' "$out/$n/iut.stderr" &&
                 { say "self-test ${job_name[n]}: ok (the IUT's exit and its stderr came back)"; continue; }
             why="no report of the IUT's early exit, or its stderr did not come back"
         elif [ "${job_name[n]}" = bad-flag ]; then
-            grep -q 'no case matches' "$out/$n/output.txt" &&
+            grep -q 'no case matches' "$out/$n/runner.stderr" &&
                 { say "self-test ${job_name[n]}: ok (the runner's exit 2 and message came back)"; continue; }
             why="the runner's message did not come back"
         elif ! why=$(report_check "$st_dir/${job_name[n]}.json" "${job_name[n]}" 2>&1); then
