@@ -349,6 +349,9 @@ self_test_check() {
             :
         elif [ "${job_name[n]}" = c-broken ] && ! grep -q '<failure' "$st_dir/c-broken.xml"; then
             why="no <failure> in the JUnit report $st_dir/c-broken.xml"
+        elif ! grep -q '^echo-agent: .*InvalidMagicBytes at offset' "$out/$n/iut.stderr"; then
+            # Every example names the protocol errors of the invalid.* cases.
+            why="the IUT's stderr did not come back ($out/$n/iut.stderr)"
         else
             say "self-test ${job_name[n]}: ok ($why)"
             continue
