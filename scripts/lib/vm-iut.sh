@@ -262,6 +262,12 @@ self_test_jobs() {
     add_job c-client client "$c connect {addr}" 0 60 "${few[@]}" --json "$st_dir/c-client.json"
     add_job c-broken server "$build/vsok-echo-agent-broken listen {port}" 1 60 "${few[@]}" \
         --junit "$st_dir/c-broken.xml" --json "$st_dir/c-broken.json"
+    # A program under /tmp, where CI checkouts often are: the guest must not
+    # hide it under a tmpfs of its own (it did).
+    st_tmp=$(mktemp -d /tmp/vsok-vm-self-test.XXXXXX)
+    cp "$c" "$st_tmp/echo-agent"
+    add_job c-from-tmp server "$st_tmp/echo-agent listen {port}" 0 30 "${few[@]}" --pick 'echo.*' \
+        --json "$st_dir/c-from-tmp.json"
     # What comes back when the IUT never listens, or the runner cannot start.
     add_job c-no-listen server "$c listen" 2 30 "${few[@]}"
     add_job bad-flag server "$c listen {port}" 2 30 --pick no.such.case
@@ -331,6 +337,7 @@ PY
 
 self_test_check() {
     local out=$1 n fails=0 why
+    rm -rf "${st_tmp:?}"
     for ((n = 0; n < iut_jobs; n++)); do
         job_result "$n" "$out"
         why=
