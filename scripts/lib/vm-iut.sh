@@ -266,7 +266,7 @@ self_test_jobs() {
     # hide it under a tmpfs of its own (it did).
     st_tmp=$(mktemp -d /tmp/vsok-vm-self-test.XXXXXX)
     cp "$c" "$st_tmp/echo-agent"
-    add_job c-from-tmp server "$st_tmp/echo-agent listen {port}" 0 30 "${few[@]}" --pick 'echo.*' \
+    add_job c-from-tmp server "$st_tmp/echo-agent listen {port}" 0 30 "${few[@]}" --pick 'echo.*,invalid.magic.*' \
         --json "$st_dir/c-from-tmp.json"
     # What comes back when the IUT never listens, or the runner cannot start.
     add_job c-no-listen server "$c listen" 2 30 "${few[@]}"
