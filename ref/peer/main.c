@@ -287,11 +287,10 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
         code = loop_listen(&L, args[0]);
     } else if (!strcmp(cmd, "relay")) {
         need_args(nargs, 2, 2, cmd);
-        if (peer_parse_addr(&L.target, args[1]) != 0 || relay_prepare(&L) != 0) {
+        if (relay_attach(&L, args[1]) != 0) {
             loop_free(&L);
             return EXIT_USAGE;
         }
-        L.is_relay = 1;
         code = loop_listen(&L, args[0]);
     } else {
         need_args(nargs, 1, 1, cmd);
