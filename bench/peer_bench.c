@@ -197,6 +197,7 @@ static void *naive_conn(void *arg)
 
 static void naive_main(int lfd, int tcp)
 {
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK); /* blocking, all the way */
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
@@ -359,7 +360,8 @@ static double load(const char *addr, size_t msg, int conns, int wmsgs, double se
                         if (r == 256 * 1024)
                             continue;
                     } else if (r == 0 || errno != EAGAIN) {
-                        fprintf(stderr, "bench_peer: server closed a connection\n");
+                        fprintf(stderr, "bench_peer: server %s closed a connection (%s)\n", addr,
+                                r == 0 ? "end of stream" : strerror(errno));
                         exit(1);
                     }
                     break;
@@ -525,7 +527,7 @@ int main(int argc, char **argv)
 {
     const char *bin = NULL;
     double secs = 0.6;
-    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0;
+    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0, only_lat = 0;
     long only_size = 0, only_conns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
@@ -541,11 +543,14 @@ int main(int argc, char **argv)
             only_size = atol(argv[++i]);
             only_conns = atol(argv[++i]);
             skip_mem = 1;
+        } else if (!strcmp(argv[i], "--latency")) {
+            only_lat = 1; /* the latency-bound cells only */
+            skip_mem = 1;
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
-                            " [--cell tcp|unix SIZE CONNS]\n");
+                            " [--cell tcp|unix SIZE CONNS] [--latency]\n");
             return 2;
         }
     }
@@ -575,7 +580,7 @@ int main(int argc, char **argv)
     printf("|---|---|---|---|---|---|---|---|\n");
     static const size_t sizes[] = {64, 65536};
     static const int conns[] = {1, 64};
-    for (int tcp = 1; tcp >= 0; tcp--) {
+    for (int tcp = 1; tcp >= 0 && !only_lat; tcp--) {
         for (size_t si = 0; si < 2; si++) {
             for (size_t ci = 0; ci < 2; ci++) {
                 if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != sizes[si] ||
@@ -603,7 +608,7 @@ int main(int argc, char **argv)
     printf("\npeer/raw msgs/s is wall-clock throughput; per server CPU s divides the bytes echoed by the\n"
            "CPU time each server used, which other load on the machine disturbs far less.\n");
 
-    if (only_tcp < 0) {
+    if (only_tcp < 0 || only_lat) {
         printf("\nLatency-bound (1 connection, the next message sent only when an echo is whole).\n\n");
         printf("| transport | size | in flight | raw msgs/s | peer msgs/s | naive msgs/s | peer/raw | peer/naive "
                "| goal (medians) |\n");
@@ -613,6 +618,10 @@ int main(int argc, char **argv)
         for (int tcp = 1; tcp >= 0; tcp--) {
             for (size_t wi = 0; wi < 2; wi++) {
                 for (size_t si = 0; si < 3; si++) {
+                    /* --latency --cell tcp SIZE WINDOW: one cell */
+                    if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != lsizes[si] ||
+                                          only_conns != windows[wi]))
+                        continue;
                     double raw[MAXREP], peer[MAXREP], naive[MAXREP], q[MAXREP], qn[MAXREP], cpu;
                     for (int r = 0; r < reps; r++) {
                         raw[r] = run_one(0, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);

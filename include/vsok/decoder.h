@@ -155,6 +155,17 @@ typedef struct vsok_span {
 vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
                            vsok_span *span);
 
+/* Batch fast path for feed: when the decoder is between frames (and
+ * error-free), takes every whole valid frame at the start of buf[0..len) in
+ * one call and returns the bytes taken; *span (always set) covers them
+ * (data = buf, in place) with their count in span->frames.  Returns 0 when
+ * the first frame is not whole in buf or not valid, or the decoder is not
+ * at a boundary: feed the bytes then (feed reports errors at their
+ * offsets).  Afterwards feed continues from buf + the bytes taken.  For the
+ * feed/prepare mode only; offsets and frame_offset advance as if each frame
+ * had been fed. */
+size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, size_t len, vsok_span *span);
+
 /* One-shot decode of a whole byte stream (everything the peer will ever
  * send).  Calls on_msg for each message in order (stop early by returning
  * non-zero: then VSOK_OK is returned).  Returns VSOK_E_EOF when the stream

@@ -181,16 +181,45 @@ static void stage(conn *c, const uint8_t *p, size_t n)
 }
 
 /* decode: the n bytes in the read buffer.  Whole frames that arrived back
- * to back are gathered into one span and staged once; a frame the decoder
- * reassembled is staged from its buffer and flushed at once (the buffer is
- * reused by the next call). */
+ * to back are taken in one call and staged as one span; a frame the decoder
+ * reassembled is staged from its buffer, which stays valid until the
+ * decoder is fed again: the batch is flushed before that (so a read costs
+ * one writev, not one per reassembled frame). */
 static void decode(conn *c, const uint8_t *rb, size_t n)
 {
     const int echo = c->S->o->mode == MODE_ECHO;
     const uint8_t *run = NULL;
     size_t run_len = 0, off = 0;
     uint64_t msgs = 0;
+    int owned = 0; /* an echo staged from the decoder's buffer */
     while (off < n && !c->dead) {
+        /* whole frames in place, many per call: their bytes are their echo */
+        vsok_span sp;
+        size_t took = vsok_decoder_take_frames(c->dec, rb + off, n - off, &sp);
+        if (took) {
+            msgs += sp.frames;
+            if (echo) {
+                if (run && run + run_len == sp.data) {
+                    run_len += took;
+                } else {
+                    if (run)
+                        stage(c, run, run_len);
+                    run = sp.data;
+                    run_len = took;
+                }
+            }
+            off += took;
+            if (off == n)
+                break;
+        }
+        if (owned) {
+            /* the next feed may reuse the buffer an echo is staged from */
+            if (run)
+                stage(c, run, run_len);
+            run = NULL;
+            flush(c);
+            owned = 0;
+        }
         size_t used = 0;
         vsok_msg m;
         vsok_err err = vsok_decoder_feed(c->dec, rb + off, n - off, &used, &m);
@@ -228,7 +257,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
         vsok_header_encode(c->S->hdr, m.len); /* cannot fail: the decoder checked it */
         stage(c, c->S->hdr, VSOK_HEADER_SIZE);
         stage(c, m.data, m.len);
-        flush(c);
+        owned = 1; /* flushed before the decoder is fed again */
     }
     if (run)
         stage(c, run, run_len);

@@ -334,6 +334,34 @@ vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size
 
 uint64_t vsok_decoder_frame_offset(const vsok_decoder *d) { return d ? d->frame_off : 0; }
 
+size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, size_t len, vsok_span *span)
+{
+    if (span != NULL)
+        *span = (vsok_span){buf, 0, 0};
+    if (d == NULL || span == NULL || buf == NULL || d->err != VSOK_OK || d->hdr_have != 0 || d->in_payload)
+        return 0;
+    /* The same checks as vsok__decoder_whole, in one tight loop: at 64 B
+     * a buffer holds thousands of frames, and a call per frame would cost
+     * more than the system calls that moved them. */
+    size_t pos = 0;
+    uint64_t k = 0;
+    while (len - pos >= VSOK_HEADER_SIZE) {
+        const uint8_t *h = buf + pos;
+        if (vsok__be32(h) != VSOK__MAGIC_BE32)
+            break;
+        uint32_t plen = vsok__be32(h + VSOK_LENGTH_OFFSET);
+        if (plen == 0 || plen > d->max || len - pos - VSOK_HEADER_SIZE < plen)
+            break;
+        pos += VSOK_HEADER_SIZE + (size_t)plen;
+        k++;
+    }
+    d->offset += pos;
+    d->frame_off = d->offset;
+    span->len = pos;
+    span->frames = k;
+    return pos;
+}
+
 vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
                          void *ctx, uint64_t *err_offset)
 {

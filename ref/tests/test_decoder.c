@@ -1380,3 +1380,41 @@ Test(decoder, prepare_offers_room_for_what_arrived_not_for_what_was_announced)
     cr_assert_leq(vsok_decoder_memory(d), m0 + VSOK_DECODER_MIN_BUF);
     vsok_decoder_free(d);
 }
+
+Test(decoder, take_frames_takes_every_whole_frame_in_place_and_stops_at_the_first_other)
+{
+    uint8_t s[128];
+    size_t n = tu_frame(s, "abc", 3);
+    n += tu_frame(s + n, "de", 2);
+    size_t whole = n;
+    n += tu_frame(s + n, "fghij", 5) - 2; /* the third is cut short */
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    vsok_span sp;
+    cr_assert_eq(vsok_decoder_take_frames(d, s, n, &sp), whole);
+    cr_assert_eq(sp.data, s);
+    cr_assert_eq(sp.len, whole);
+    cr_assert_eq(sp.frames, 2);
+    cr_assert_eq(vsok_decoder_offset(d), whole);
+    cr_assert_eq(vsok_decoder_frame_offset(d), whole);
+    /* the rest goes through feed, which finishes the third on more bytes */
+    size_t used;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, s + whole, n - whole, &used, &m), VSOK_E_AGAIN);
+    cr_assert_eq(vsok_decoder_take_frames(d, s, n, &sp), 0, "not at a boundary");
+    cr_assert_eq(sp.frames, 0);
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"ij", 2, &used, &m), VSOK_OK);
+    cr_assert_eq(m.offset, whole);
+    cr_assert_eq(memcmp(m.data, "fghij", 5), 0);
+    vsok_decoder_free(d);
+
+    /* a bad frame is left to feed, which names it */
+    d = vsok_decoder_new(0);
+    n = tu_frame(s, "ok", 2);
+    memcpy(s + n, "VSOK\0\0\0\0", 8);
+    cr_assert_eq(vsok_decoder_take_frames(d, s, n + 8, &sp), n);
+    cr_assert_eq(vsok_decoder_take_frames(d, s + n, 8, &sp), 0);
+    cr_assert_eq(vsok_decoder_feed(d, s + n, 8, &used, &m), VSOK_E_LENGTH);
+    cr_assert_eq(vsok_decoder_error_offset(d), n + 4);
+    vsok_decoder_free(d);
+}
