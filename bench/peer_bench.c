@@ -287,6 +287,8 @@ static void start_peer(server *s, const char *bin, int tcp, int out_fd)
     close(rp[0]);
 }
 
+static double g_user, g_sys; /* the last stopped server's CPU split */
+
 /* Stops the server; returns the CPU seconds it used (user + system). */
 static double stop(server *s)
 {
@@ -295,6 +297,10 @@ static double stop(server *s)
     struct rusage ru;
     if (wait4(s->pid, &st, 0, &ru) < 0)
         return 0;
+    g_user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    g_sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    if (getenv("BENCH_PEER_CPU"))
+        fprintf(stderr, "server %d: user %.3f s, system %.3f s\n", (int)s->pid, g_user, g_sys);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            (double)ru.ru_stime.tv_usec / 1e6;
 }

@@ -352,8 +352,23 @@ size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, size_t len,
         uint32_t plen = vsok__be32(h + VSOK_LENGTH_OFFSET);
         if (plen == 0 || plen > d->max || len - pos - VSOK_HEADER_SIZE < plen)
             break;
-        pos += VSOK_HEADER_SIZE + (size_t)plen;
+        const size_t step = VSOK_HEADER_SIZE + (size_t)plen;
+        pos += step;
         k++;
+        /* Frames of the same size back to back (the common case): the next
+         * header is at a known place, so each check is one 8-byte compare
+         * that does not wait for the previous frame's length to load. */
+        uint8_t same[VSOK_HEADER_SIZE];
+        uint64_t want, got;
+        memcpy(same, h, VSOK_HEADER_SIZE);
+        memcpy(&want, same, sizeof want);
+        while (len - pos >= step) {
+            memcpy(&got, buf + pos, sizeof got);
+            if (got != want)
+                break;
+            pos += step;
+            k++;
+        }
     }
     d->offset += pos;
     d->frame_off = d->offset;

@@ -1418,3 +1418,42 @@ Test(decoder, take_frames_takes_every_whole_frame_in_place_and_stops_at_the_firs
     cr_assert_eq(vsok_decoder_error_offset(d), n + 4);
     vsok_decoder_free(d);
 }
+
+Test(decoder, take_frames_same_size_run_stops_at_a_bad_or_short_frame)
+{
+    enum { K = 100 };
+    static uint8_t s[K * 13 + 64];
+    size_t n = 0;
+    for (int i = 0; i < K; i++)
+        n += tu_frame(s + n, "12345", 5);
+    size_t good = n;
+    n += tu_frame(s + n, "12345", 5);
+    s[good + 3] = 'X'; /* same length, wrong magic */
+    vsok_decoder *d = vsok_decoder_new(0);
+    cr_assert_not_null(d);
+    vsok_span sp;
+    cr_assert_eq(vsok_decoder_take_frames(d, s, n, &sp), good);
+    cr_assert_eq(sp.frames, K);
+    vsok_decoder_free(d);
+
+    /* the same run, the last frame one byte short */
+    s[good + 3] = 'K';
+    d = vsok_decoder_new(0);
+    cr_assert_eq(vsok_decoder_take_frames(d, s, n - 1, &sp), good);
+    cr_assert_eq(sp.frames, K);
+    /* and whole: every frame */
+    cr_assert_eq(vsok_decoder_take_frames(d, s + good, n - good, &sp), n - good);
+    cr_assert_eq(sp.frames, 1);
+    cr_assert_eq(vsok_decoder_offset(d), n);
+    vsok_decoder_free(d);
+
+    /* a size change inside the run is taken by the general step */
+    n = tu_frame(s, "ab", 2);
+    n += tu_frame(s + n, "ab", 2);
+    n += tu_frame(s + n, "abc", 3);
+    n += tu_frame(s + n, "ab", 2);
+    d = vsok_decoder_new(3);
+    cr_assert_eq(vsok_decoder_take_frames(d, s, n, &sp), n);
+    cr_assert_eq(sp.frames, 4);
+    vsok_decoder_free(d);
+}
