@@ -185,7 +185,8 @@ static int forward(relay *r, int i, const uint8_t *p, size_t n)
         if (!r->R->o->keep_going)
             return 1;
         /* forward the rest unchecked, from the bad frame's first byte */
-        memcpy(d->hdr_out, sp.data, sp.len);
+        if (sp.len)
+            memcpy(d->hdr_out, sp.data, sp.len);
         d->raw = 1;
         if (stage(r, i, d->hdr_out, sp.len) != 0 || stage(r, i, p + used, n - used) != 0)
             return -1;

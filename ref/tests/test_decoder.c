@@ -1167,7 +1167,8 @@ static size_t run_scan(size_t max, const uint8_t *s, size_t len, const size_t *c
             cr_assert_leq(used, n);
             if (err == VSOK_OK || err == VSOK_E_AGAIN) {
                 cr_assert(err == VSOK_OK || sp.len == 0);
-                memcpy(out + olen, sp.data, sp.len);
+                if (sp.len)
+                    memcpy(out + olen, sp.data, sp.len);
                 olen += sp.len;
                 frames += sp.frames;
             }
