@@ -234,11 +234,13 @@ static long vm_rss_kib(pid_t pid)
     return kib;
 }
 
-/* Polls the peer's stats until bytes_in reaches want (bounded). */
+/* Polls the peer's stats until bytes_in reaches want (bounded in count and
+ * by T_IO_MS: a connection retried after a full accept queue is late). */
 static void wait_bytes_in(tpeer *p, long long want)
 {
     long long in = -1;
-    for (int i = 0; i < 500 && in < want; i++) {
+    const int64_t end = now_ms() + T_IO_MS;
+    for (int i = 0; i < 20000 && in < want && now_ms() < end; i++) {
         char *st = tpeer_stats(p);
         in = tfield(st, "bytes_in");
         free(st);
