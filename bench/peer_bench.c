@@ -9,8 +9,20 @@
  * flight on every connection and counts echoed bytes.  Cells: 64 B and
  * 64 KiB messages, 1 and 64 connections, over TCP on 127.0.0.1 and Unix
  * sockets.  Then memory per idle connection: 10,000 connections, one echo
- * each, and the peer's VmRSS before and after.  Loopback only, every run
+ * each, and the peer's VmRSS before and after.
+ *
+ * Latency-bound cells: one connection with a window of 1 or 4 whole
+ * messages in flight (the next is sent only when an echo is complete), 64 B,
+ * 4 KiB and 64 KiB, against the raw echo and a second baseline: a naive
+ * thread-per-connection server written the original (Rust) way - blocking
+ * read of the 8-byte header, blocking read of the payload, then two writes
+ * (header, payload).  It gets TCP_NODELAY like the others.
+ *
+ * Every cell runs the servers interleaved (raw, peer, naive, raw, ...) reps
+ * times and prints the ratios of each rep's pair with their spread
+ * (min / median / max), so noise is visible.  Loopback only, every run
  * bounded in time. */
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -133,14 +145,88 @@ typedef struct server {
     char addr[256];
 } server;
 
-static void start_raw(server *s, int tcp)
+/* ------------------------------------------------------- naive threaded */
+
+static int read_exact(int fd, uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One connection, step by step as the original design: header, payload,
+ * write header, write payload. */
+static void *naive_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    uint8_t hdr[VSOK_HEADER_SIZE], *buf = malloc(VSOK_MAX_PAYLOAD);
+    while (buf && read_exact(fd, hdr, sizeof hdr) == 0) {
+        uint32_t len;
+        if (vsok_header_decode(hdr, &len) != VSOK_OK || read_exact(fd, buf, len) != 0)
+            break;
+        if (write_all(fd, hdr, sizeof hdr) != 0 || write_all(fd, buf, len) != 0)
+            break;
+    }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static void naive_main(int lfd, int tcp)
+{
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK); /* blocking, all the way */
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            _exit(1);
+        }
+        if (tcp) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &at, naive_conn, (void *)(intptr_t)fd) != 0)
+            close(fd);
+        pthread_attr_destroy(&at);
+    }
+}
+
+static void start_forked(server *s, int tcp, int naive)
 {
     int lfd;
     char err[256];
     if (tcp)
         snprintf(s->addr, sizeof s->addr, "tcp:127.0.0.1:0");
     else
-        snprintf(s->addr, sizeof s->addr, "unix:@vsok-bench-raw-%d", getpid());
+        snprintf(s->addr, sizeof s->addr, "unix:@vsok-bench-%s-%d", naive ? "naive" : "raw", getpid());
     if (vsok_listen(s->addr, 4096, &lfd, err, sizeof err) != VSOK_OK) {
         fprintf(stderr, "bench_peer: listen %s: %s\n", s->addr, err);
         exit(1);
@@ -153,7 +239,10 @@ static void start_raw(server *s, int tcp)
     if (s->pid < 0)
         die("fork");
     if (s->pid == 0) {
-        raw_echo_main(lfd, tcp);
+        if (naive)
+            naive_main(lfd, tcp);
+        else
+            raw_echo_main(lfd, tcp);
         _exit(0);
     }
     close(lfd);
@@ -198,6 +287,8 @@ static void start_peer(server *s, const char *bin, int tcp, int out_fd)
     close(rp[0]);
 }
 
+static double g_user, g_sys; /* the last stopped server's CPU split */
+
 /* Stops the server; returns the CPU seconds it used (user + system). */
 static double stop(server *s)
 {
@@ -206,6 +297,10 @@ static double stop(server *s)
     struct rusage ru;
     if (wait4(s->pid, &st, 0, &ru) < 0)
         return 0;
+    g_user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    g_sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    if (getenv("BENCH_PEER_CPU"))
+        fprintf(stderr, "server %d: user %.3f s, system %.3f s\n", (int)s->pid, g_user, g_sys);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            (double)ru.ru_stime.tv_usec / 1e6;
 }
@@ -219,8 +314,10 @@ typedef struct lconn {
     uint32_t events;
 } lconn;
 
-/* Echoed frames per second over conns connections for secs seconds. */
-static double load(const char *addr, size_t msg, int conns, double secs, double *mbps, uint64_t *all)
+/* Echoed frames per second over conns connections for secs seconds.
+ * wmsgs 0: a 512 KiB byte window (throughput); else at most wmsgs whole
+ * messages in flight per connection (latency-bound). */
+static double load(const char *addr, size_t msg, int conns, int wmsgs, double secs, double *mbps, uint64_t *all)
 {
     size_t frame = VSOK_HEADER_SIZE + msg;
     size_t nframes = (256 * 1024) / frame;
@@ -269,23 +366,26 @@ static double load(const char *addr, size_t msg, int conns, double secs, double 
                         if (r == 256 * 1024)
                             continue;
                     } else if (r == 0 || errno != EAGAIN) {
-                        fprintf(stderr, "bench_peer: server closed a connection\n");
+                        fprintf(stderr, "bench_peer: server %s closed a connection (%s)\n", addr,
+                                r == 0 ? "end of stream" : strerror(errno));
                         exit(1);
                     }
                     break;
                 }
             }
-            while (l->sent - l->recvd < window) {
+            /* latency-bound: the next message only when an echo is whole */
+            uint64_t limit = wmsgs ? (l->recvd / frame + (uint64_t)wmsgs) * frame : l->recvd + window;
+            while (l->sent < limit) {
                 size_t k = plen - l->soff;
-                if (k > window - (l->sent - l->recvd))
-                    k = (size_t)(window - (l->sent - l->recvd));
+                if (k > limit - l->sent)
+                    k = (size_t)(limit - l->sent);
                 ssize_t w = write(l->fd, pat + l->soff, k);
                 if (w <= 0)
                     break;
                 l->sent += (uint64_t)w;
                 l->soff = (l->soff + (size_t)w) % plen;
             }
-            uint32_t want = EPOLLIN | (l->sent - l->recvd < window ? EPOLLOUT : 0);
+            uint32_t want = EPOLLIN | (l->sent < limit ? EPOLLOUT : 0);
             if (want != l->events) {
                 l->events = want;
                 struct epoll_event ev = {.events = want, .data.ptr = l};
@@ -385,11 +485,55 @@ static int idle_memory(const char *bin, int nconn)
     return !ok;
 }
 
+#define MAXREP 32
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+    double t[MAXREP];
+    memcpy(t, v, sizeof *v * (size_t)n);
+    qsort(t, (size_t)n, sizeof *t, cmp_d);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* "min / median / max" of v[0..n). */
+static const char *spread(char *out, size_t len, const double *v, int n)
+{
+    double t[MAXREP];
+    memcpy(t, v, sizeof *v * (size_t)n);
+    qsort(t, (size_t)n, sizeof *t, cmp_d);
+    snprintf(out, len, "%.2f / %.2f / %.2f", t[0], median(v, n), t[n - 1]);
+    return out;
+}
+
+/* One run of one server (0 raw, 1 vsok-peer, 2 naive threaded): messages per
+ * second; *per_cpu gets bytes echoed per server CPU second. */
+static double run_one(int kind, const char *bin, int tcp, size_t size, int conns, int wmsgs, double secs,
+                      double *per_cpu)
+{
+    server s;
+    double mb;
+    uint64_t all;
+    if (kind == 1)
+        start_peer(&s, bin, tcp, -1);
+    else
+        start_forked(&s, tcp, kind == 2);
+    double v = load(s.addr, size, conns, wmsgs, secs, &mb, &all);
+    double cpu = stop(&s);
+    *per_cpu = cpu > 0 ? (double)all / cpu : 0;
+    return v;
+}
+
 int main(int argc, char **argv)
 {
     const char *bin = NULL;
     double secs = 0.6;
-    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0;
+    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0, only_lat = 0;
     long only_size = 0, only_conns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
@@ -405,11 +549,14 @@ int main(int argc, char **argv)
             only_size = atol(argv[++i]);
             only_conns = atol(argv[++i]);
             skip_mem = 1;
+        } else if (!strcmp(argv[i], "--latency")) {
+            only_lat = 1; /* the latency-bound cells only */
+            skip_mem = 1;
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
-                            " [--cell tcp|unix SIZE CONNS]\n");
+                            " [--cell tcp|unix SIZE CONNS] [--latency]\n");
             return 2;
         }
     }
@@ -427,58 +574,82 @@ int main(int argc, char **argv)
             nconn = (int)rl.rlim_cur - 100;
     }
 
+    int misses = 0;
+    if (reps > MAXREP)
+        reps = MAXREP;
+    printf("# vsok-peer echo vs raw byte echo (same client and transport; %d interleaved runs x %.1f s)\n\n",
+           reps, secs);
+    printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "
+           "min / median / max.\n\n");
+    printf("| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server CPU s "
+           "| goal (per CPU s, median) |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
     static const size_t sizes[] = {64, 65536};
     static const int conns[] = {1, 64};
-    int misses = 0;
-    printf("# vsok-peer echo vs raw byte echo (same client and transport; best of %d x %.1f s)\n\n", reps,
-           secs);
-    printf("| transport | size | conns | raw msgs/s | raw MB/s | peer msgs/s | peer MB/s | peer/raw | target "
-           "| peer/raw per server CPU s |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
-    for (int tcp = 1; tcp >= 0; tcp--) {
+    for (int tcp = 1; tcp >= 0 && !only_lat; tcp--) {
         for (size_t si = 0; si < 2; si++) {
             for (size_t ci = 0; ci < 2; ci++) {
                 if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != sizes[si] ||
                                       only_conns != conns[ci]))
                     continue;
-                double raw = 0, rawmb = 0, peer = 0, peermb = 0, rawcpu = 0, peercpu = 0;
+                double raw[MAXREP], peer[MAXREP], rcpu[MAXREP], pcpu[MAXREP], q[MAXREP], qc[MAXREP];
                 for (int r = 0; r < reps; r++) {
-                    server s;
-                    double mb, v, cpu;
-                    uint64_t all;
-                    start_raw(&s, tcp);
-                    v = load(s.addr, sizes[si], conns[ci], secs, &mb, &all);
-                    cpu = stop(&s);
-                    if (v > raw) {
-                        raw = v;
-                        rawmb = mb;
-                    }
-                    if (cpu > 0 && (double)all / cpu > rawcpu)
-                        rawcpu = (double)all / cpu;
-                    start_peer(&s, bin, tcp, -1);
-                    v = load(s.addr, sizes[si], conns[ci], secs, &mb, &all);
-                    cpu = stop(&s);
-                    if (v > peer) {
-                        peer = v;
-                        peermb = mb;
-                    }
-                    if (cpu > 0 && (double)all / cpu > peercpu)
-                        peercpu = (double)all / cpu;
+                    raw[r] = run_one(0, bin, tcp, sizes[si], conns[ci], 0, secs, &rcpu[r]);
+                    peer[r] = run_one(1, bin, tcp, sizes[si], conns[ci], 0, secs, &pcpu[r]);
+                    q[r] = raw[r] > 0 ? peer[r] / raw[r] : 0;
+                    qc[r] = rcpu[r] > 0 ? pcpu[r] / rcpu[r] : 0;
                 }
-                double ratio = raw > 0 ? peer / raw : 0, target = sizes[si] == 64 ? 0.6 : 0.8;
-                int ok = ratio >= target;
+                double goal = sizes[si] == 64 ? 0.85 : 0.9;
+                char sq[64], sqc[64];
+                int ok = median(qc, reps) >= goal;
                 misses += !ok;
-                printf("| %s | %s | %d | %.0f | %.1f | %.0f | %.1f | %.2f | >= %.1f %s | %.2f |\n",
-                       tcp ? "tcp" : "unix", sizes[si] == 64 ? "64 B" : "64 KiB", conns[ci], raw, rawmb, peer,
-                       peermb, ratio, target, ok ? "met" : "MISSED", rawcpu > 0 ? peercpu / rawcpu : 0);
+                printf("| %s | %s | %d | %.0f | %.0f | %s | %s | >= %.2f %s |\n", tcp ? "tcp" : "unix",
+                       sizes[si] == 64 ? "64 B" : "64 KiB", conns[ci], median(raw, reps), median(peer, reps),
+                       spread(sq, sizeof sq, q, reps), spread(sqc, sizeof sqc, qc, reps), goal,
+                       ok ? "met" : "MISSED");
                 fflush(stdout);
             }
         }
     }
-    printf("\npeer/raw: echoed messages per second, best of %d runs each, alternating.  The last column\n"
-           "divides bytes echoed by the CPU time each server used, which other load on the machine\n"
-           "disturbs far less than wall-clock throughput.\n",
-           reps);
+    printf("\npeer/raw msgs/s is wall-clock throughput; per server CPU s divides the bytes echoed by the\n"
+           "CPU time each server used, which other load on the machine disturbs far less.\n");
+
+    if (only_tcp < 0 || only_lat) {
+        printf("\nLatency-bound (1 connection, the next message sent only when an echo is whole).\n\n");
+        printf("| transport | size | in flight | raw msgs/s | peer msgs/s | naive msgs/s | peer/raw | peer/naive "
+               "| goal (medians) |\n");
+        printf("|---|---|---|---|---|---|---|---|---|\n");
+        static const size_t lsizes[] = {64, 4096, 65536};
+        static const int windows[] = {1, 4};
+        for (int tcp = 1; tcp >= 0; tcp--) {
+            for (size_t wi = 0; wi < 2; wi++) {
+                for (size_t si = 0; si < 3; si++) {
+                    /* --latency --cell tcp SIZE WINDOW: one cell */
+                    if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != lsizes[si] ||
+                                          only_conns != windows[wi]))
+                        continue;
+                    double raw[MAXREP], peer[MAXREP], naive[MAXREP], q[MAXREP], qn[MAXREP], cpu;
+                    for (int r = 0; r < reps; r++) {
+                        raw[r] = run_one(0, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);
+                        peer[r] = run_one(1, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);
+                        naive[r] = run_one(2, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);
+                        q[r] = raw[r] > 0 ? peer[r] / raw[r] : 0;
+                        qn[r] = naive[r] > 0 ? peer[r] / naive[r] : 0;
+                    }
+                    char sq[64], sqn[64];
+                    int ok = median(q, reps) >= 0.9 && median(qn, reps) >= 1.2;
+                    misses += !ok;
+                    printf("| %s | %s | %d | %.0f | %.0f | %.0f | %s | %s | >= 0.9 and >= 1.2 %s |\n",
+                           tcp ? "tcp" : "unix",
+                           lsizes[si] == 64 ? "64 B" : lsizes[si] == 4096 ? "4 KiB" : "64 KiB", windows[wi],
+                           median(raw, reps), median(peer, reps), median(naive, reps), spread(sq, sizeof sq, q, reps),
+                           spread(sqn, sizeof sqn, qn, reps), ok ? "met" : "MISSED");
+                    fflush(stdout);
+                }
+            }
+        }
+        printf("\nnaive: thread per connection, blocking read of the header, of the payload, two writes.\n");
+    }
     if (!skip_mem)
         misses += idle_memory(bin, nconn);
     printf("\nbench_peer: %d target(s) missed\n", misses);

@@ -14,13 +14,23 @@
  * Errors are sticky: once reported, every later call returns the same error.
  * Messages delivered before the error stay delivered.
  *
- * Memory: the decoder never reserves the announced length up front.  Through
- * vsok_decoder_feed its payload buffer grows with bytes actually received (at
- * most twice what has arrived for the frame, at least 1 KiB, never more than
- * the length), so a peer announcing 1 MiB and sending nothing costs nothing.
- * vsok_decoder_prepare, the opt-in zero-copy path, offers room for one more
- * 64 KiB read beyond what arrived, with the same doubling: at most
- * 2 x (received + 64 KiB), still never the announced length.
+ * Memory: the decoder never reserves the announced length up front.  Its
+ * payload buffer holds at most
+ *
+ *     max(VSOK_DECODER_MIN_BUF, 2 x payload bytes received for the frame)
+ *
+ * (and never more than the announced length) through every path: feed grows
+ * it to twice what has arrived, prepare offers room for as many bytes as have
+ * arrived (at least VSOK_DECODER_MIN_BUF), so a frame of n bytes still fills
+ * in about log2(n / 1 KiB) reads.  A new frame does not inherit a larger
+ * buffer from an earlier one.  A peer announcing 1 MiB and sending nothing
+ * costs nothing; 1 byte costs 1 KiB.  vsok_decoder_memory adds the struct.
+ *
+ * Pass-through (vsok_decoder_scan): for a relay.  The same rules and error
+ * offsets, but payload bytes are never copied: the decoder says which bytes
+ * of the caller's buffer may be passed on, holding back only an incomplete
+ * header (8 bytes, inside the struct).  A decoder is used either with
+ * feed/prepare/commit or with scan, not both.
  */
 #ifndef VSOK_DECODER_H
 #define VSOK_DECODER_H
@@ -37,6 +47,9 @@ extern "C" {
 #endif
 
 typedef struct vsok_decoder vsok_decoder;
+
+/* Smallest payload buffer the decoder allocates (see Memory above). */
+#define VSOK_DECODER_MIN_BUF 1024
 
 /* A delivered message.  data is borrowed: it points either into the buffer
  * passed to vsok_decoder_feed (zero copy, when the whole frame was inside it)
@@ -106,6 +119,53 @@ VSOK_API int vsok_decoder_at_boundary(const vsok_decoder *d);
 VSOK_API size_t vsok_decoder_memory(const vsok_decoder *d);
 /* Length announced by the frame being received, 0 if none yet. */
 VSOK_API uint32_t vsok_decoder_pending_length(const vsok_decoder *d);
+
+/* Stream offset of the first byte of the frame under way (or of the next
+ * frame, between frames).  A caller timing each message compares it with
+ * the offset before its latest read: a frame that began in that read began
+ * then, whatever the read alignment. */
+VSOK_API uint64_t vsok_decoder_frame_offset(const vsok_decoder *d);
+
+/* Bytes that may be passed on, from vsok_decoder_scan. */
+typedef struct vsok_span {
+    const uint8_t *data; /* into the caller's buffer, or the decoder's held header */
+    size_t len;
+    uint64_t frames;     /* frames that end inside this span */
+} vsok_span;
+
+/* Validates buf[0..len) without copying payloads.  *consumed receives the
+ * bytes taken (always set); *span the bytes to pass on now (len 0 if none).
+ *   VSOK_OK      - pass span on, then call again with buf + *consumed (when
+ *                  bytes remain).  The span is either one contiguous run of
+ *                  buf (any number of whole frames, then the start of the
+ *                  next frame's payload) or, alone, a header completed from
+ *                  bytes held across calls (data points into the decoder:
+ *                  valid until the next call).
+ *   VSOK_E_AGAIN - all of buf taken, nothing to pass on (a partial header is
+ *                  held back until it is whole and valid).
+ *   VSOK_E_MAGIC / VSOK_E_LENGTH / VSOK_E_TOO_LARGE - the frame starting at
+ *                  buf + *consumed is bad (see vsok_decoder_error_offset);
+ *                  everything before it was passed on by earlier calls.
+ *                  The first time the error is returned, *span holds the bad
+ *                  frame's bytes taken in earlier calls, so span then
+ *                  buf[*consumed..len) is the bad frame from its first byte
+ *                  (for a caller that forwards on regardless).  Sticky, with
+ *                  an empty span afterwards.
+ *   VSOK_E_INVAL - NULL arguments.
+ * End of stream: vsok_decoder_finish, as for feed. */
+VSOK_API vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
+                           vsok_span *span);
+
+/* Batch fast path for feed: when the decoder is between frames (and
+ * error-free), takes every whole valid frame at the start of buf[0..len) in
+ * one call and returns the bytes taken; *span (always set) covers them
+ * (data = buf, in place) with their count in span->frames.  Returns 0 when
+ * the first frame is not whole in buf or not valid, or the decoder is not
+ * at a boundary: feed the bytes then (feed reports errors at their
+ * offsets).  Afterwards feed continues from buf + the bytes taken.  For the
+ * feed/prepare mode only; offsets and frame_offset advance as if each frame
+ * had been fed. */
+VSOK_API size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, size_t len, vsok_span *span);
 
 /* One-shot decode of a whole byte stream (everything the peer will ever
  * send).  Calls on_msg for each message in order (stop early by returning

@@ -1,14 +1,24 @@
-/* conn.c - one accepted (or connected) VSOK connection in echo, sink or
- * source mode.
+/* conn.c - the echo, sink and source service: one VSOK connection each,
+ * accepted or connected.
  *
- * Read path: bytes land in the loop's shared 256 KiB buffer and go through the
- * connection's push decoder; a large payload already under way is read
- * straight into the decoder's buffer (prepare/commit).  Echo: a frame that
- * arrived whole inside the shared buffer is sent back from there - the bytes
- * of a valid frame are exactly its echo - and consecutive frames merge into
- * one iovec, so a buffer of small messages costs one writev.  What the kernel
- * does not take is copied into the connection's output queue; above the
- * high-water mark the connection stops reading until it drains.
+ * One connection's data, in order (each step below is one function):
+ *   read    on_readable: into the service's 256 KiB read buffer, or - for a
+ *           large payload already under way - straight into the decoder's
+ *           buffer (prepare/commit);
+ *   decode  decode: the library's push decoder checks every frame;
+ *   stage   echo: a frame that arrived whole in the read buffer is its own
+ *           echo (its bytes are staged in place, back-to-back frames as one
+ *           span); a frame reassembled by the decoder is staged from there;
+ *   write   outq_flush: one writev; what the kernel does not take is copied
+ *           into the connection's queue, drained on EPOLLOUT.  Above the
+ *           high-water mark the connection stops reading until it drains.
+ *
+ * The message clock (--msg-timeout) runs from a message's first byte to its
+ * last: after each read, a frame still under way that began in that read
+ * (its first byte is at or past the offset the read started at) restarts
+ * the clock; between frames it is off.  Memory: the decoder's rule (at most
+ * max(1 KiB, 2 x payload bytes received for the frame), see
+ * vsok/decoder.h), the struct, and the output queue.
  *
  * Closing: on a protocol error or timeout the echoes of earlier messages are
  * flushed, the write side is shut down, and input is read and discarded for
@@ -29,15 +39,33 @@
 #include "peer.h"
 #include "stats.h"
 
-#define PREPARE_MIN 16384 /* read into the decoder directly when it offers this much */
-#define READ_ROUNDS 8     /* reads per wake-up before letting others run */
+#define RBUF_SIZE (256 * 1024) /* whole 64 KiB frames usually fit: echoed without a copy */
+#define PREPARE_MIN 16384      /* read into the decoder directly when it offers this much */
+#define READ_ROUNDS 8          /* reads per wake-up before letting others run */
 #define DECODER_IDLE_MS 1000
 
+typedef struct serve serve;
+typedef struct conn conn;
+
+/* The service: its connections and the scratch they share. */
+struct serve {
+    service svc; /* first: the loop holds &svc */
+    loop *L;
+    const peer_opts *o;
+    conn *conns;
+    uint8_t *rbuf;
+    outq_batch out;
+    uint8_t hdr[VSOK_HEADER_SIZE]; /* header of an echo served from a decoder buffer */
+    uint8_t src_hdr[VSOK_HEADER_SIZE];
+    uint8_t *src_payload;
+    size_t src_len;
+};
+
 struct conn {
-    ev e;
+    io w; /* first */
+    serve *S;
     conn *prev, *next;
     uint32_t id;
-    uint32_t events;
     unsigned client : 1;    /* we connected: its outcome is the exit status */
     unsigned rd_eof : 1;    /* read side finished */
     unsigned closing : 1;   /* no new messages: flush, shut down, linger */
@@ -61,9 +89,9 @@ static uint64_t stream_off(const conn *c)
     return c->off_base + (c->dec ? vsok_decoder_offset(c->dec) : 0);
 }
 
-static int source_pending(const loop *L, const conn *c)
+static int source_pending(const conn *c)
 {
-    return L->o->mode == MODE_SOURCE && !c->src_done;
+    return c->S->o->mode == MODE_SOURCE && !c->src_done;
 }
 
 static int can_read(const conn *c)
@@ -75,7 +103,7 @@ static int can_read(const conn *c)
     return !c->paused && !c->closing;
 }
 
-static void io_error(loop *L, conn *c, const char *op)
+static void io_error(conn *c, const char *op)
 {
     int e = errno;
     g_stats.errors[VSOK_E_IO]++;
@@ -85,150 +113,162 @@ static void io_error(loop *L, conn *c, const char *op)
     plog(e == ECONNRESET || e == EPIPE ? LOG_INFO : LOG_WARN, "io-error",
          "conn=%" PRIu32 " op=%s error=Io errno=%s offset=%" PRIu64, c->id, op, name ? name : "?",
          stream_off(c));
-    (void)L;
 }
 
 /* A protocol violation or timeout: the connection ends, earlier echoes
  * still go out. */
-static void conn_fail(loop *L, conn *c, vsok_err err, uint64_t offset, const char *why)
+static void conn_fail(conn *c, vsok_err err, uint64_t offset, const char *why)
 {
     char peer[300];
     g_stats.errors[err]++;
     c->result = err;
     c->closing = 1;
     plog(LOG_WARN, "protocol-error", "conn=%" PRIu32 " peer=%s error=%s offset=%" PRIu64 " reason=%s",
-         c->id, peer_fd_name(c->e.fd, peer, sizeof peer), vsok_errname(err), offset, why);
-    (void)L;
+         c->id, peer_fd_name(c->w.fd, peer, sizeof peer), vsok_errname(err), offset, why);
 }
 
-static void stage_flush(loop *L, conn *c)
+/* Accounts for bytes the kernel took. */
+static void wrote(conn *c, ssize_t w)
 {
-    if (!L->niov)
+    if (w <= 0)
         return;
-    size_t done = 0;
-    if (!c->dead && c->q.bytes == 0) {
-        ssize_t w;
-        do
-            w = writev(c->e.fd, L->iov, L->niov);
-        while (w < 0 && errno == EINTR);
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            io_error(L, c, "write");
-            L->niov = 0;
-            L->staged = 0;
-            return;
-        }
-        if (w > 0) {
-            done = (size_t)w;
-            g_stats.bytes_out += done;
-            c->bytes_out += done;
-            c->t_tx = L->now;
-        }
+    g_stats.bytes_out += (size_t)w;
+    c->bytes_out += (size_t)w;
+    c->t_tx = c->S->L->now;
+}
+
+/* write: the staged batch, behind whatever is queued. */
+static void flush(conn *c)
+{
+    serve *S = c->S;
+    if (!S->out.n)
+        return;
+    if (c->dead) {
+        S->out.n = 0;
+        S->out.bytes = 0;
+        return;
     }
-    if (!c->dead && done < L->staged) {
-        if (c->q.bytes == 0)
-            c->t_tx = L->now; /* the write-stall clock starts now */
-        if (outq_append_iov(&c->q, L->iov, L->niov, done)) {
+    int was_empty = c->q.bytes == 0;
+    ssize_t w = outq_flush(&c->q, &S->out, c->w.fd);
+    if (w < 0) {
+        if (errno == ENOMEM) {
             g_stats.errors[VSOK_E_NOMEM]++;
             c->result = VSOK_E_NOMEM;
             c->dead = 1;
             plog(LOG_ERROR, "out-of-memory", "conn=%" PRIu32 " queued=%zu", c->id, c->q.bytes);
+        } else {
+            io_error(c, "write");
         }
+        return;
     }
-    L->niov = 0;
-    L->staged = 0;
-    if (c->q.bytes > L->o->high_water && !c->paused) {
+    wrote(c, w);
+    if (was_empty && c->q.bytes)
+        c->t_tx = S->L->now; /* the write-stall clock starts now */
+    if (c->q.bytes > S->o->high_water && !c->paused) {
         c->paused = 1;
         g_stats.paused++;
     }
 }
 
-static void stage(loop *L, conn *c, const uint8_t *p, size_t n)
+/* stage: p[0..n) goes out with the next flush (borrowed until then). */
+static void stage(conn *c, const uint8_t *p, size_t n)
 {
-    if (loop_stage(L, p, n) != 0) {
-        stage_flush(L, c);
-        loop_stage(L, p, n); /* cannot fail: the array is empty now */
-    }
+    ssize_t w = outq_stage(&c->q, &c->S->out, c->w.fd, p, n);
+    if (w < 0)
+        io_error(c, "write");
+    else
+        wrote(c, w);
 }
 
-/* A message served from the decoder's own buffer (it straddled reads): m is
- * gone at the next decoder call, so its echo is written (or queued) now. */
-static void deliver_owned(loop *L, conn *c, const vsok_msg *m)
+/* decode: the n bytes in the read buffer.  Whole frames that arrived back
+ * to back are taken in one call and staged as one span; a frame the decoder
+ * reassembled is staged from its buffer, which stays valid until the
+ * decoder is fed again: the batch is flushed before that (so a read costs
+ * one writev, not one per reassembled frame). */
+static void decode(conn *c, const uint8_t *rb, size_t n)
 {
-    g_stats.msgs_in++;
-    c->msgs++;
-    if (L->o->mode != MODE_ECHO)
-        return;
-    g_stats.msgs_out++;
-    if (vsok_header_encode(L->hdr, m->len) != VSOK_OK)
-        return; /* cannot happen: the decoder checked the length */
-    stage(L, c, L->hdr, VSOK_HEADER_SIZE);
-    stage(L, c, m->data, m->len);
-    stage_flush(L, c);
-}
-
-/* Decodes the n bytes in the shared buffer.  Whole frames that arrived
- * back to back are gathered into one span and staged once. */
-static void process(loop *L, conn *c, size_t n)
-{
-    const uint8_t *rb = L->rbuf;
-    const int echo = L->o->mode == MODE_ECHO;
+    const int echo = c->S->o->mode == MODE_ECHO;
     const uint8_t *run = NULL;
     size_t run_len = 0, off = 0;
     uint64_t msgs = 0;
-    int stuck = 0;
+    int owned = 0; /* an echo staged from the decoder's buffer */
     while (off < n && !c->dead) {
+        /* whole frames in place, many per call: their bytes are their echo */
+        vsok_span sp;
+        size_t took = vsok_decoder_take_frames(c->dec, rb + off, n - off, &sp);
+        if (took) {
+            msgs += sp.frames;
+            if (echo) {
+                if (run && run + run_len == sp.data) {
+                    run_len += took;
+                } else {
+                    if (run)
+                        stage(c, run, run_len);
+                    run = sp.data;
+                    run_len = took;
+                }
+            }
+            off += took;
+            if (off == n)
+                break;
+        }
+        if (owned) {
+            /* the next feed may reuse the buffer an echo is staged from */
+            if (run)
+                stage(c, run, run_len);
+            run = NULL;
+            flush(c);
+            owned = 0;
+        }
         size_t used = 0;
         vsok_msg m;
         vsok_err err = vsok_decoder_feed(c->dec, rb + off, n - off, &used, &m);
         off += used;
-        if (err == VSOK_OK) {
-            if (used == 0 && ++stuck > 1)
-                break; /* decoder made no progress twice: do not spin */
-            msgs++;
-            if (!echo)
-                continue;
-            uintptr_t d = (uintptr_t)m.data;
-            if (d >= (uintptr_t)rb + VSOK_HEADER_SIZE && d + m.len <= (uintptr_t)rb + n &&
-                memcmp(m.data - VSOK_HEADER_SIZE, VSOK_MAGIC, VSOK_MAGIC_SIZE) == 0) {
-                /* whole frame in the shared buffer: its bytes are its echo */
-                const uint8_t *f = m.data - VSOK_HEADER_SIZE;
-                if (run && run + run_len == f) {
-                    run_len += VSOK_HEADER_SIZE + m.len;
-                } else {
-                    if (run)
-                        stage(L, c, run, run_len);
-                    run = f;
-                    run_len = VSOK_HEADER_SIZE + m.len;
-                }
-                continue;
-            }
-            if (run)
-                stage(L, c, run, run_len);
-            run = NULL;
-            msgs--; /* deliver_owned counts this one */
-            deliver_owned(L, c, &m);
-            continue;
-        }
         if (err == VSOK_E_AGAIN)
             break;
+        if (err != VSOK_OK) {
+            if (run)
+                stage(c, run, run_len);
+            run = NULL;
+            flush(c); /* echoes of the messages before the bad one */
+            uint64_t at = c->off_base + vsok_decoder_error_offset(c->dec);
+            conn_fail(c, err, at, err == VSOK_E_NOMEM ? "allocation" : "frame");
+            break;
+        }
+        msgs++;
+        if (!echo)
+            continue;
+        const uint8_t *f = m.data - VSOK_HEADER_SIZE;
+        if (m.data >= rb + VSOK_HEADER_SIZE && m.data + m.len <= rb + n) {
+            /* whole frame in the read buffer: its bytes are its echo */
+            if (run && run + run_len == f) {
+                run_len += VSOK_HEADER_SIZE + m.len;
+            } else {
+                if (run)
+                    stage(c, run, run_len);
+                run = f;
+                run_len = VSOK_HEADER_SIZE + m.len;
+            }
+            continue;
+        }
         if (run)
-            stage(L, c, run, run_len);
+            stage(c, run, run_len);
         run = NULL;
-        stage_flush(L, c); /* echoes of the messages before the bad one */
-        uint64_t at = c->off_base + vsok_decoder_error_offset(c->dec);
-        conn_fail(L, c, err, at, err == VSOK_E_NOMEM ? "allocation" : "frame");
-        break;
+        vsok_header_encode(c->S->hdr, m.len); /* cannot fail: the decoder checked it */
+        stage(c, c->S->hdr, VSOK_HEADER_SIZE);
+        stage(c, m.data, m.len);
+        owned = 1; /* flushed before the decoder is fed again */
     }
     if (run)
-        stage(L, c, run, run_len);
+        stage(c, run, run_len);
     c->msgs += msgs;
     g_stats.msgs_in += msgs;
     if (echo)
         g_stats.msgs_out += msgs;
-    stage_flush(L, c);
+    flush(c);
 }
 
-static void on_eof(loop *L, conn *c)
+static void on_eof(conn *c)
 {
     c->rd_eof = 1;
     if (c->lingering)
@@ -243,51 +283,75 @@ static void on_eof(loop *L, conn *c)
     uint64_t at = c->off_base + vsok_decoder_error_offset(c->dec);
     if (e == VSOK_E_TRUNCATED && at == 0)
         at = stream_off(c);
-    conn_fail(L, c, e, at, "end-of-stream");
+    conn_fail(c, e, at, "end-of-stream");
 }
 
-static void on_readable(loop *L, conn *c)
+/* The message clock after a read that started at decoder offset start. */
+static void frame_clock(conn *c, uint64_t start)
 {
+    if (!c->dec || c->closing)
+        return;
+    if (vsok_decoder_at_boundary(c->dec))
+        c->t_frame = 0;
+    else if (!c->t_frame || vsok_decoder_frame_offset(c->dec) >= start)
+        c->t_frame = c->S->L->now; /* the frame under way began in this read */
+}
+
+/* read: one wake-up's worth (at most READ_ROUNDS reads). */
+static void on_readable(conn *c)
+{
+    serve *S = c->S;
     for (int round = 0; round < READ_ROUNDS && can_read(c); round++) {
         ssize_t n;
-        size_t want = L->rbuf_size;
+        size_t want = RBUF_SIZE;
         if (c->lingering) {
-            n = read(c->e.fd, L->rbuf, L->rbuf_size);
+            n = read(c->w.fd, S->rbuf, RBUF_SIZE);
             if (n > 0)
                 continue;
         } else {
-            if (!c->dec && !(c->dec = vsok_decoder_new(L->o->max_payload))) {
-                conn_fail(L, c, VSOK_E_NOMEM, stream_off(c), "allocation");
+            if (!c->dec && !(c->dec = vsok_decoder_new(S->o->max_payload))) {
+                conn_fail(c, VSOK_E_NOMEM, stream_off(c), "allocation");
                 return;
             }
+            const uint64_t start = vsok_decoder_offset(c->dec);
             size_t room = 0;
             uint8_t *p = NULL;
             if (vsok_decoder_pending_length(c->dec) >= PREPARE_MIN)
                 p = vsok_decoder_prepare(c->dec, &room);
             if (p && room >= PREPARE_MIN) {
                 want = room;
-                n = read(c->e.fd, p, room);
+                n = read(c->w.fd, p, room);
                 if (n > 0) {
                     vsok_msg m;
                     g_stats.bytes_in += (size_t)n;
                     c->bytes_in += (size_t)n;
-                    c->t_rx = L->now;
+                    c->t_rx = S->L->now;
                     if (vsok_decoder_commit(c->dec, (size_t)n, &m) == VSOK_OK) {
-                        deliver_owned(L, c, &m);
+                        g_stats.msgs_in++;
+                        c->msgs++;
+                        if (S->o->mode == MODE_ECHO) {
+                            g_stats.msgs_out++;
+                            vsok_header_encode(S->hdr, m.len);
+                            stage(c, S->hdr, VSOK_HEADER_SIZE);
+                            stage(c, m.data, m.len);
+                            flush(c);
+                        }
                     }
                 }
             } else {
-                n = read(c->e.fd, L->rbuf, L->rbuf_size);
+                n = read(c->w.fd, S->rbuf, RBUF_SIZE);
                 if (n > 0) {
                     g_stats.bytes_in += (size_t)n;
                     c->bytes_in += (size_t)n;
-                    c->t_rx = L->now;
-                    process(L, c, (size_t)n);
+                    c->t_rx = S->L->now;
+                    decode(c, S->rbuf, (size_t)n);
                 }
             }
+            if (n > 0)
+                frame_clock(c, start);
         }
         if (n == 0) {
-            on_eof(L, c);
+            on_eof(c);
             break;
         }
         if (n < 0) {
@@ -297,101 +361,68 @@ static void on_readable(loop *L, conn *c)
                 if (c->lingering)
                     c->dead = 1;
                 else
-                    io_error(L, c, "read");
+                    io_error(c, "read");
             }
             break;
         }
         if ((size_t)n < want)
             break; /* most likely drained; epoll says if not */
     }
-    if (c->dec && !c->closing) {
-        if (vsok_decoder_at_boundary(c->dec))
-            c->t_frame = 0;
-        else if (!c->t_frame)
-            c->t_frame = L->now;
-    }
 }
 
-static void source_write(loop *L, conn *c)
+/* source: stages as many whole messages as one writev takes (the constant
+ * payload, no copy); what the kernel leaves goes to the queue like an echo. */
+static void source_write(conn *c)
 {
-    size_t plen = L->o->pattern ? strlen(L->o->pattern) : L->o->size;
-    size_t frame = VSOK_HEADER_SIZE + plen;
-    while (c->src_left && !c->dead) {
-        if (L->stopping && c->src_off == 0) {
+    serve *S = c->S;
+    while (c->src_left && !c->dead && !c->q.bytes) {
+        if (S->L->stopping) {
             c->src_left = 0;
             break;
         }
-        struct iovec iov[256];
-        int n = 0;
-        size_t total = 0;
         uint64_t k = 0;
-        size_t off = c->src_off;
-        while (n + 2 <= 256 && k < c->src_left && total < (1u << 20)) {
-            if (off < VSOK_HEADER_SIZE) {
-                iov[n].iov_base = L->src_hdr + off;
-                iov[n++].iov_len = VSOK_HEADER_SIZE - off;
-                total += VSOK_HEADER_SIZE - off;
-                off = VSOK_HEADER_SIZE;
-            }
-            iov[n].iov_base = L->src_payload + (off - VSOK_HEADER_SIZE);
-            iov[n++].iov_len = frame - off;
-            total += frame - off;
-            off = 0;
+        size_t total = 0;
+        while (k < c->src_left && S->out.n + 2 <= 256 && total < RBUF_SIZE) {
+            stage(c, S->src_hdr, VSOK_HEADER_SIZE);
+            stage(c, S->src_payload, S->src_len);
+            total += VSOK_HEADER_SIZE + S->src_len;
             k++;
         }
-        ssize_t w;
-        do
-            w = writev(c->e.fd, iov, n);
-        while (w < 0 && errno == EINTR);
-        if (w < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                io_error(L, c, "write");
-            return;
-        }
-        g_stats.bytes_out += (size_t)w;
-        c->bytes_out += (size_t)w;
-        c->t_tx = L->now;
-        size_t adv = c->src_off + (size_t)w;
-        c->src_left -= adv / frame;
-        g_stats.msgs_out += adv / frame;
-        c->src_off = adv % frame;
-        if ((size_t)w < total)
-            return;
+        c->src_left -= k;
+        g_stats.msgs_out += k;
+        flush(c);
     }
-    if (!c->src_left && !c->src_done && !c->dead) {
+    if (!c->src_left && !c->src_done && !c->dead && !c->q.bytes) {
         c->src_done = 1;
-        if (shutdown(c->e.fd, SHUT_WR) != 0 && errno != ENOTCONN && errno != ENOTSOCK)
-            io_error(L, c, "shutdown");
+        if (shutdown(c->w.fd, SHUT_WR) != 0 && errno != ENOTCONN && errno != ENOTSOCK)
+            io_error(c, "shutdown");
     }
 }
 
-static void on_writable(loop *L, conn *c)
+static void on_writable(conn *c)
 {
+    const peer_opts *o = c->S->o;
     if (c->q.bytes) {
-        ssize_t w = outq_write(&c->q, c->e.fd);
+        ssize_t w = outq_write(&c->q, c->w.fd);
         if (w < 0) {
-            io_error(L, c, "write");
+            io_error(c, "write");
             return;
         }
-        if (w > 0) {
-            g_stats.bytes_out += (size_t)w;
-            c->bytes_out += (size_t)w;
-            c->t_tx = L->now;
-        }
-        if (c->paused && c->q.bytes <= L->o->low_water) {
+        wrote(c, w);
+        if (c->paused && c->q.bytes <= o->low_water) {
             c->paused = 0;
             if (c->t_frame)
-                c->t_frame = L->now; /* the stall was ours, not the peer's */
+                c->t_frame = c->S->L->now; /* the stall was ours, not the peer's */
         }
     }
-    if (!c->q.bytes && source_pending(L, c))
-        source_write(L, c);
+    if (!c->q.bytes && source_pending(c))
+        source_write(c);
 }
 
 /* Moves the close sequence forward once output is flushed. */
-static void progress(loop *L, conn *c)
+static void progress(conn *c)
 {
-    if (c->dead || c->q.bytes || source_pending(L, c))
+    if (c->dead || c->q.bytes || source_pending(c))
         return;
     if (c->lingering) {
         if (c->rd_eof)
@@ -403,82 +434,21 @@ static void progress(loop *L, conn *c)
         return;
     }
     if (c->closing) {
-        if (shutdown(c->e.fd, SHUT_WR) != 0 || L->o->linger_ms <= 0) {
+        if (shutdown(c->w.fd, SHUT_WR) != 0 || c->S->o->linger_ms <= 0) {
             c->dead = 1;
             return;
         }
         c->lingering = 1;
-        c->t_linger = L->now + L->o->linger_ms;
+        c->t_linger = c->S->L->now + c->S->o->linger_ms;
     }
 }
 
-static void update(loop *L, conn *c)
+static void conn_destroy(conn *c)
 {
-    if (L->stopping && !c->closing && !c->t_frame)
-        c->closing = 1; /* shutting down: no new message starts */
-    if (L->stopping && source_pending(L, c) && c->src_off == 0 && !c->dead) {
-        c->src_left = 0; /* nor a new source message */
-        source_write(L, c);
-    }
-    if (!c->dead)
-        progress(L, c);
-    if (c->dead) {
-        conn_destroy(L, c);
-        return;
-    }
-    uint32_t want = 0;
-    if (can_read(c))
-        want |= EPOLLIN;
-    if (c->q.bytes || source_pending(L, c))
-        want |= EPOLLOUT;
-    if (loop_watch(L, &c->e, &c->events, want) != 0) {
-        io_error(L, c, "epoll_ctl");
-        conn_destroy(L, c);
-        return;
-    }
-    size_t mem = sizeof *c + c->q.alloc + (c->dec ? vsok_decoder_memory(c->dec) : 0);
-    stats_mem(c->mem, mem);
-    c->mem = mem;
-}
-
-conn *next_conn(const conn *c)
-{
-    return c->next;
-}
-
-void conn_new(loop *L, int fd, int client)
-{
-    conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        plog(LOG_ERROR, "out-of-memory", "op=accept");
-        close(fd);
-        g_stats.conns_refused++;
-        return;
-    }
-    c->e.type = EV_CONN;
-    c->e.fd = fd;
-    c->id = ++L->next_id;
-    c->client = client ? 1 : 0;
-    c->t_rx = c->t_tx = L->now;
-    c->src_left = L->o->mode == MODE_SOURCE ? L->o->count : 0;
-    c->result = VSOK_OK;
-    c->next = L->conns;
-    if (L->conns)
-        L->conns->prev = c;
-    L->conns = c;
-    L->nconns++;
-    stats_conn_open();
-    if (log_enabled(LOG_DEBUG)) {
-        char peer[300];
-        plog(LOG_DEBUG, "open", "conn=%" PRIu32 " peer=%s", c->id, peer_fd_name(fd, peer, sizeof peer));
-    }
-    update(L, c);
-}
-
-void conn_destroy(loop *L, conn *c)
-{
-    loop_forget(L, &c->e);
-    close(c->e.fd);
+    serve *S = c->S;
+    loop *L = S->L;
+    io_watch(L, &c->w, 0);
+    close(c->w.fd);
     if (c->dec)
         vsok_decoder_free(c->dec);
     outq_free(&c->q);
@@ -486,7 +456,7 @@ void conn_destroy(loop *L, conn *c)
     if (c->prev)
         c->prev->next = c->next;
     else
-        L->conns = c->next;
+        S->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
     L->nconns--;
@@ -515,33 +485,64 @@ void conn_destroy(loop *L, conn *c)
     free(c);
 }
 
-void conn_event(loop *L, conn *c, uint32_t events)
+/* After every event and sweep: the close sequence, epoll interest, memory. */
+static void update(conn *c)
 {
+    loop *L = c->S->L;
+    if (L->stopping && !c->closing && !c->t_frame)
+        c->closing = 1; /* shutting down: no new message starts */
+    if (L->stopping && source_pending(c) && !c->dead)
+        source_write(c); /* ends the source at the next message boundary */
+    if (!c->dead)
+        progress(c);
+    if (c->dead) {
+        conn_destroy(c);
+        return;
+    }
+    uint32_t want = 0;
+    if (can_read(c))
+        want |= EPOLLIN;
+    if (c->q.bytes || source_pending(c))
+        want |= EPOLLOUT;
+    if (io_watch(L, &c->w, want) != 0) {
+        io_error(c, "epoll_ctl");
+        conn_destroy(c);
+        return;
+    }
+    size_t mem = sizeof *c + c->q.alloc + (c->dec ? vsok_decoder_memory(c->dec) : 0);
+    stats_mem(c->mem, mem);
+    c->mem = mem;
+}
+
+static void conn_event(loop *L, io *w, uint32_t events)
+{
+    conn *c = (conn *)w;
+    (void)L;
     if (events & EPOLLOUT)
-        on_writable(L, c);
+        on_writable(c);
     if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         if (can_read(c)) {
-            on_readable(L, c);
+            on_readable(c);
         } else if (events & EPOLLERR) {
             int err = 0;
             socklen_t len = sizeof err;
-            if (getsockopt(c->e.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+            if (getsockopt(c->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
                 errno = err;
-                io_error(L, c, "poll");
+                io_error(c, "poll");
             }
         }
     }
-    update(L, c);
+    update(c);
 }
 
-void conn_sweep(loop *L, conn *c)
+static void conn_sweep(conn *c)
 {
-    const peer_opts *o = L->o;
-    int64_t now = L->now;
+    const peer_opts *o = c->S->o;
+    int64_t now = c->S->L->now;
     if (c->lingering) {
         if (now >= c->t_linger)
             c->dead = 1;
-    } else if ((c->q.bytes || source_pending(L, c)) && o->write_ms && now - c->t_tx >= o->write_ms) {
+    } else if ((c->q.bytes || source_pending(c)) && o->write_ms && now - c->t_tx >= o->write_ms) {
         /* the peer does not read: nothing more can be delivered */
         g_stats.errors[VSOK_E_TIMEOUT]++;
         g_stats.timeouts_write++;
@@ -552,9 +553,9 @@ void conn_sweep(loop *L, conn *c)
     } else if (!c->closing && !c->rd_eof && !c->paused && c->t_frame && o->msg_ms &&
                now - c->t_frame >= o->msg_ms) {
         g_stats.timeouts_msg++;
-        conn_fail(L, c, VSOK_E_TIMEOUT, stream_off(c), "message-timeout");
+        conn_fail(c, VSOK_E_TIMEOUT, stream_off(c), "message-timeout");
     } else if (!c->closing && !c->rd_eof && o->idle_ms && !c->t_frame && !c->q.bytes &&
-               !source_pending(L, c) && now - c->t_rx >= o->idle_ms) {
+               !source_pending(c) && now - c->t_rx >= o->idle_ms) {
         g_stats.timeouts_idle++;
         c->closing = 1;
         plog(LOG_INFO, "idle-timeout", "conn=%" PRIu32 " idle_ms=%" PRId64, c->id, now - c->t_rx);
@@ -565,5 +566,99 @@ void conn_sweep(loop *L, conn *c)
         vsok_decoder_free(c->dec);
         c->dec = NULL;
     }
-    update(L, c);
+    update(c);
+}
+
+/* ------------------------------------------------------------ service */
+
+static void serve_add(service *svc, int fd, int client)
+{
+    serve *S = (serve *)svc;
+    loop *L = S->L;
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        plog(LOG_ERROR, "out-of-memory", "op=accept");
+        close(fd);
+        g_stats.conns_refused++;
+        return;
+    }
+    c->w.cb = conn_event;
+    c->w.fd = fd;
+    c->S = S;
+    c->id = ++L->next_id;
+    c->client = client ? 1 : 0;
+    c->t_rx = c->t_tx = L->now;
+    c->src_left = S->o->mode == MODE_SOURCE ? S->o->count : 0;
+    c->result = VSOK_OK;
+    c->next = S->conns;
+    if (S->conns)
+        S->conns->prev = c;
+    S->conns = c;
+    L->nconns++;
+    stats_conn_open();
+    if (log_enabled(LOG_DEBUG)) {
+        char peer[300];
+        plog(LOG_DEBUG, "open", "conn=%" PRIu32 " peer=%s", c->id, peer_fd_name(fd, peer, sizeof peer));
+    }
+    update(c);
+}
+
+static void serve_sweep(service *svc)
+{
+    serve *S = (serve *)svc;
+    for (conn *c = S->conns, *n; c; c = n) {
+        n = c->next;
+        conn_sweep(c);
+    }
+}
+
+static void serve_close_all(service *svc)
+{
+    serve *S = (serve *)svc;
+    while (S->conns)
+        conn_destroy(S->conns);
+}
+
+static void serve_free(service *svc)
+{
+    serve *S = (serve *)svc;
+    free(S->rbuf);
+    free(S->src_payload);
+    free(S);
+}
+
+service *serve_new(loop *L)
+{
+    const peer_opts *o = L->o;
+    serve *S = calloc(1, sizeof *S);
+    if (!S || !(S->rbuf = malloc(RBUF_SIZE))) {
+        free(S);
+        plog(LOG_ERROR, "out-of-memory", "op=setup");
+        return NULL;
+    }
+    S->svc.add = serve_add;
+    S->svc.sweep = serve_sweep;
+    S->svc.close_all = serve_close_all;
+    S->svc.free = serve_free;
+    S->L = L;
+    S->o = o;
+    if (o->mode == MODE_SOURCE) {
+        size_t n = o->pattern ? strlen(o->pattern) : o->size;
+        if (vsok_header_encode(S->src_hdr, n) != VSOK_OK) {
+            plog(LOG_ERROR, "usage", "source payload of %zu bytes is not 1..%u", n, VSOK_MAX_PAYLOAD);
+            serve_free(&S->svc);
+            return NULL;
+        }
+        S->src_len = n;
+        if (!(S->src_payload = malloc(n))) {
+            serve_free(&S->svc);
+            return NULL;
+        }
+        if (o->pattern)
+            memcpy(S->src_payload, o->pattern, n);
+        else
+            for (size_t i = 0; i < n; i++)
+                S->src_payload[i] = (uint8_t)('a' + i % 26);
+    }
+    return &S->svc;
 }

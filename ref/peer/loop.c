@@ -1,7 +1,9 @@
 /* loop.c - the epoll loop: listener, signals, timers, accept policy.
  *
- * Level-triggered epoll; each object's interest is kept in step with its
- * state by loop_watch.  Timers are a periodic sweep over all connections
+ * Level-triggered epoll.  Each registered io carries its own callback, so
+ * the loop dispatches without knowing what a handle is; each io's interest
+ * is kept in step with its owner's state by io_watch, and a handle with no
+ * interest is not registered at all.  Timers are a periodic sweep over all connections
  * (10,000 connections cost microseconds per sweep), which keeps a
  * connection's timer state to three timestamps instead of heap nodes.
  */
@@ -23,48 +25,51 @@
 #include "peer.h"
 #include "stats.h"
 
-#define RBUF_SIZE (256 * 1024) /* whole 64 KiB frames usually fit: echoed without a copy */
 #define ACCEPT_BATCH 256
 
-#define WATCHED 0x80000000u /* in *cur: registered with epoll */
-
-int loop_watch(loop *L, ev *e, uint32_t *cur, uint32_t want)
+int io_watch(loop *L, io *w, uint32_t want)
 {
-    /* registered even with no interest, so errors and hang-ups still wake us */
-    if (*cur == (want | WATCHED))
+    if (w->want == want)
         return 0;
-    struct epoll_event ee = {.events = want, .data.ptr = e};
-    int op = (*cur & WATCHED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(L->epfd, op, e->fd, &ee) != 0)
-        return -1;
-    *cur = want | WATCHED;
-    return 0;
-}
-
-int loop_stage(loop *L, const void *p, size_t n)
-{
-    if (n == 0)
+    if (want == 0) {
+        /* not registered with no interest: a socket hung up both ways
+         * reports EPOLLHUP whatever the interest, and would spin the loop */
+        epoll_ctl(L->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        w->want = 0;
         return 0;
-    if (L->niov) {
-        struct iovec *last = &L->iov[L->niov - 1];
-        if ((const uint8_t *)last->iov_base + last->iov_len == (const uint8_t *)p) {
-            last->iov_len += n;
-            L->staged += n;
-            return 0;
-        }
     }
-    if (L->niov == PEER_IOV_MAX)
+    struct epoll_event ee = {.events = want, .data.ptr = w};
+    int op = w->want ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(L->epfd, op, w->fd, &ee) != 0)
         return -1;
-    L->iov[L->niov].iov_base = (void *)p;
-    L->iov[L->niov].iov_len = n;
-    L->niov++;
-    L->staged += n;
+    w->want = want;
     return 0;
 }
 
-void loop_forget(loop *L, ev *e)
+void loop_free_later(loop *L, void *p)
 {
-    epoll_ctl(L->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+    if (L->nlater == L->later_cap) {
+        size_t cap = L->later_cap ? 2 * L->later_cap : 16;
+        void **n = realloc(L->later, cap * sizeof *n);
+        if (!n) {
+            /* cannot defer: leak rather than risk a use after free */
+            plog(LOG_ERROR, "out-of-memory", "op=free-later");
+            return;
+        }
+        L->later = n;
+        L->later_cap = cap;
+    }
+    L->later[L->nlater++] = p;
+}
+
+static void on_signal(loop *L, io *w, uint32_t events);
+static void on_accept(loop *L, io *w, uint32_t events);
+
+static void free_deferred(loop *L)
+{
+    for (size_t i = 0; i < L->nlater; i++)
+        free(L->later[i]);
+    L->nlater = 0;
 }
 
 void loop_result(loop *L, int code)
@@ -92,9 +97,7 @@ int loop_init(loop *L, const peer_opts *o)
     L->now = vsok_now_ms();
     L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     L->epfd = epoll_create1(EPOLL_CLOEXEC);
-    L->rbuf_size = RBUF_SIZE;
-    L->rbuf = malloc(RBUF_SIZE);
-    if (L->epfd < 0 || !L->rbuf) {
+    if (L->epfd < 0) {
         plog(LOG_ERROR, "setup", "op=epoll error=%s", strerror(errno));
         return -1;
     }
@@ -109,9 +112,8 @@ int loop_init(loop *L, const peer_opts *o)
         plog(LOG_ERROR, "setup", "op=signalfd error=%s", strerror(errno));
         return -1;
     }
-    L->sig.type = EV_SIGNAL;
-    uint32_t cur = 0;
-    if (loop_watch(L, &L->sig, &cur, EPOLLIN) != 0)
+    L->sig.cb = on_signal;
+    if (io_watch(L, &L->sig, EPOLLIN) != 0)
         return -1;
 
     int64_t t = 0;
@@ -128,21 +130,8 @@ int loop_init(loop *L, const peer_opts *o)
     L->sweep_ms = t;
     L->next_sweep = L->now + t;
 
-    if (o->mode == MODE_SOURCE) {
-        size_t n = o->pattern ? strlen(o->pattern) : o->size;
-        if (vsok_header_encode(L->src_hdr, n) != VSOK_OK) {
-            plog(LOG_ERROR, "usage", "source payload of %zu bytes is not 1..%u", n, VSOK_MAX_PAYLOAD);
-            return -1;
-        }
-        L->src_payload = malloc(n);
-        if (!L->src_payload)
-            return -1;
-        if (o->pattern)
-            memcpy(L->src_payload, o->pattern, n);
-        else
-            for (size_t i = 0; i < n; i++)
-                L->src_payload[i] = (uint8_t)('a' + i % 26);
-    }
+    if (!(L->svc = serve_new(L)))
+        return -1;
     return 0;
 }
 
@@ -216,23 +205,19 @@ int loop_listen(loop *L, const char *text)
         if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
             return EXIT_SETUP;
     }
-    L->lst.type = EV_LISTENER;
+    L->lst.cb = on_accept;
     L->lst.fd = fd;
     L->lst_tcp = a.kind == VSOK_ADDR_TCP;
     if (a.kind == VSOK_ADDR_UNIX && !a.abstract)
         snprintf(L->lst_unlink, sizeof L->lst_unlink, "%s", a.path);
-    if (loop_watch(L, &L->lst, &L->lst_events, EPOLLIN) != 0)
+    if (io_watch(L, &L->lst, EPOLLIN) != 0)
         return EXIT_SETUP;
     return peer_announce(L->o, fd) == 0 ? EXIT_OK : EXIT_SETUP;
 }
 
 int loop_add_fd(loop *L, int fd, int connected_by_us)
 {
-    if (L->is_relay) {
-        relay_accept(L, fd);
-        return 0;
-    }
-    conn_new(L, fd, connected_by_us);
+    L->svc->add(L->svc, fd, connected_by_us);
     return 0;
 }
 
@@ -240,7 +225,7 @@ static void stop_listening(loop *L)
 {
     if (L->lst.fd < 0)
         return;
-    loop_forget(L, &L->lst);
+    io_watch(L, &L->lst, 0);
     close(L->lst.fd);
     L->lst.fd = -1;
     if (L->lst_unlink[0])
@@ -273,8 +258,10 @@ static void refuse(loop *L, int fd, const char *why)
     refuse_log(L, 0);
 }
 
-static void on_accept(loop *L)
+static void on_accept(loop *L, io *w, uint32_t events)
 {
+    (void)w;
+    (void)events;
     for (int i = 0; i < ACCEPT_BATCH && L->lst.fd >= 0; i++) {
         int fd = accept4(L->lst.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -299,7 +286,7 @@ static void on_accept(loop *L)
              * next sweep rather than spin on a listener that stays readable */
             char q[200];
             plog(LOG_ERROR, "accept", "error=%s action=pause", log_q(q, sizeof q, strerror(errno)));
-            if (loop_watch(L, &L->lst, &L->lst_events, 0) == 0)
+            if (io_watch(L, &L->lst, 0) == 0)
                 L->accept_paused = 1;
             return;
         }
@@ -336,8 +323,10 @@ static void begin_stop(loop *L, int sig)
     L->next_sweep = L->now; /* close idle connections at once */
 }
 
-static void on_signal(loop *L)
+static void on_signal(loop *L, io *w, uint32_t events)
 {
+    (void)w;
+    (void)events;
     struct signalfd_siginfo si;
     while (read(L->sig.fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGUSR1)
@@ -353,25 +342,16 @@ static void sweep(loop *L)
     if (L->accept_paused && L->lst.fd >= 0) {
         if (L->spare_fd < 0)
             L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (loop_watch(L, &L->lst, &L->lst_events, EPOLLIN) == 0)
+        if (io_watch(L, &L->lst, EPOLLIN) == 0)
             L->accept_paused = 0;
     }
-    for (conn *c = L->conns, *n; c; c = n) {
-        n = next_conn(c);
-        conn_sweep(L, c);
-    }
-    for (relay *r = L->relays, *n; r; r = n) {
-        n = next_relay(r);
-        relay_sweep(L, r);
-    }
+    L->svc->sweep(L->svc);
 }
 
 static void close_all(loop *L)
 {
-    while (L->conns)
-        conn_destroy(L, L->conns);
-    while (L->relays)
-        relay_destroy(L, L->relays);
+    if (L->svc)
+        L->svc->close_all(L->svc);
 }
 
 int loop_run(loop *L)
@@ -403,26 +383,13 @@ int loop_run(loop *L)
         }
         L->now = vsok_now_ms();
         for (int i = 0; i < n; i++) {
-            ev *e = evs[i].data.ptr;
-            switch (e->type) {
-            case EV_SIGNAL:
-                on_signal(L);
-                break;
-            case EV_LISTENER:
-                on_accept(L);
-                break;
-            case EV_CONN:
-                conn_event(L, (conn *)e, evs[i].events);
-                break;
-            case EV_RELAY:
-                relay_event(L, e, evs[i].events);
-                break;
-            }
+            io *w = evs[i].data.ptr;
+            w->cb(L, w, evs[i].events);
         }
-        relay_reap(L);
+        free_deferred(L);
         if (L->now >= L->next_sweep) {
             sweep(L);
-            relay_reap(L);
+            free_deferred(L);
             L->next_sweep = L->now + L->sweep_ms;
         }
     }
@@ -433,7 +400,9 @@ int loop_run(loop *L)
 void loop_free(loop *L)
 {
     close_all(L);
-    relay_reap(L);
+    free_deferred(L);
+    if (L->svc)
+        L->svc->free(L->svc);
     stop_listening(L);
     if (L->sig.fd >= 0)
         close(L->sig.fd);
@@ -441,6 +410,5 @@ void loop_free(loop *L)
         close(L->epfd);
     if (L->spare_fd >= 0)
         close(L->spare_fd);
-    free(L->rbuf);
-    free(L->src_payload);
+    free(L->later);
 }

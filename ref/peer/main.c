@@ -300,15 +300,12 @@ static int run_loop_mode(peer_opts *o, const char *cmd, char **args, int nargs)
         code = loop_listen(&L, args[0]);
     } else if (!strcmp(cmd, "relay")) {
         need_args(nargs, 2, 2, cmd);
-        if (peer_parse_addr(&L.target, args[1]) != 0) {
+        int rc = relay_attach(&L, args[1]);
+        if (rc != 0) {
             loop_free(&L);
-            return EXIT_USAGE; /* malformed: the command line is wrong */
+            /* -1 malformed: the command line is wrong; -2 well-formed but cannot be resolved */
+            return rc == -1 ? EXIT_USAGE : EXIT_SETUP;
         }
-        if (relay_prepare(&L) != 0) {
-            loop_free(&L);
-            return EXIT_SETUP; /* well-formed but cannot be resolved */
-        }
-        L.is_relay = 1;
         code = loop_listen(&L, args[0]);
     } else {
         need_args(nargs, 1, 1, cmd);

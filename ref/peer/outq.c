@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #define CHUNK_MIN 16384
+#define CHUNK_SMALL 256
 #define WRITEV_MAX 64
 
 struct outq_chunk {
@@ -15,7 +16,7 @@ struct outq_chunk {
     uint8_t data[];
 };
 
-int outq_append(outq *q, const void *p, size_t n)
+static int outq_append(outq *q, const void *p, size_t n)
 {
     if (n == 0)
         return 0;
@@ -26,7 +27,14 @@ int outq_append(outq *q, const void *p, size_t n)
         q->bytes += n;
         return 0;
     }
-    size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+    /* small queues get small chunks: queued memory follows queued bytes */
+    size_t cap = 2 * (q->bytes + n);
+    if (cap > CHUNK_MIN)
+        cap = CHUNK_MIN;
+    if (cap < CHUNK_SMALL)
+        cap = CHUNK_SMALL;
+    if (cap < n)
+        cap = n;
     outq_chunk *c = malloc(sizeof *c + cap);
     if (!c)
         return -1;
@@ -45,7 +53,7 @@ int outq_append(outq *q, const void *p, size_t n)
     return 0;
 }
 
-int outq_append_iov(outq *q, const struct iovec *iov, int cnt, size_t skip)
+static int outq_append_iov(outq *q, const struct iovec *iov, int cnt, size_t skip)
 {
     for (int i = 0; i < cnt; i++) {
         size_t l = iov[i].iov_len;
@@ -93,6 +101,55 @@ ssize_t outq_write(outq *q, int fd)
         q->alloc -= sizeof *c + c->cap;
         free(c);
     }
+    return w;
+}
+
+ssize_t outq_flush(outq *q, outq_batch *b, int fd)
+{
+    if (b->n == 0)
+        return 0;
+    ssize_t w = 0;
+    if (q->bytes == 0) {
+        do
+            w = writev(fd, b->iov, b->n);
+        while (w < 0 && errno == EINTR);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            b->n = 0;
+            b->bytes = 0;
+            return -1;
+        }
+        if (w < 0)
+            w = 0;
+    }
+    int rc = 0;
+    if ((size_t)w < b->bytes && outq_append_iov(q, b->iov, b->n, (size_t)w) != 0) {
+        errno = ENOMEM;
+        rc = -1;
+    }
+    b->n = 0;
+    b->bytes = 0;
+    return rc ? -1 : w;
+}
+
+ssize_t outq_stage(outq *q, outq_batch *b, int fd, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (b->n) {
+        struct iovec *last = &b->iov[b->n - 1];
+        if ((const uint8_t *)last->iov_base + last->iov_len == (const uint8_t *)p) {
+            last->iov_len += n;
+            b->bytes += n;
+            return 0;
+        }
+    }
+    ssize_t w = 0;
+    if (b->n == OUTQ_IOV_MAX && (w = outq_flush(q, b, fd)) < 0)
+        return -1;
+    b->iov[b->n].iov_base = (void *)p;
+    b->iov[b->n].iov_len = n;
+    b->n++;
+    b->bytes += n;
     return w;
 }
 

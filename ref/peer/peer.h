@@ -42,45 +42,48 @@ typedef struct peer_opts {
     int backlog;
 } peer_opts;
 
-/* Everything registered with epoll starts with an ev. */
-enum ev_type { EV_LISTENER = 1, EV_CONN, EV_SIGNAL, EV_RELAY };
-typedef struct ev {
-    int type;
+/* ------------------------------------------------------------ the loop
+ *
+ * An io is one descriptor and the function that handles its events (as
+ * libuv's uv__io_t): the loop calls w->cb and never knows what the handle
+ * is.  A service (echo/sink/source connections, or relay pairs) owns its
+ * connections and state; the loop owns only epoll, the listener, signals,
+ * timers and the connection count. */
+typedef struct loop loop;
+typedef struct io io;
+typedef void (*io_cb)(loop *L, io *w, uint32_t events);
+struct io {
+    io_cb cb;
     int fd;
-} ev;
+    uint32_t want; /* interest registered with epoll; 0 = not registered */
+};
 
-typedef struct conn conn;
-typedef struct relay relay;
+typedef struct service service;
+struct service {
+    /* Takes fd (closed on failure): an accepted or connected socket. */
+    void (*add)(service *s, int fd, int connected_by_us);
+    /* Timers: called every sweep period. */
+    void (*sweep)(service *s);
+    /* Closes every connection now. */
+    void (*close_all)(service *s);
+    /* Frees the service (connections already closed). */
+    void (*free)(service *s);
+};
 
-#define PEER_IOV_MAX 1024 /* IOV_MAX on Linux */
-
-typedef struct loop {
+struct loop {
     const peer_opts *o;
     int epfd;
-    ev sig;
-    ev lst;                 /* lst.fd < 0: not listening */
-    uint32_t lst_events;
+    io sig;
+    io lst;                 /* lst.fd < 0: not listening */
     int accept_paused;      /* out of descriptors with no spare: retried each sweep */
     char lst_unlink[VSOK_ADDR_PATH_MAX]; /* socket file to remove at exit */
-    int is_relay;
-    vsok_addr target;       /* relay */
-    struct sockaddr_storage target_sa; /* tcp/vsock targets: connected without blocking */
-    socklen_t target_salen;            /* 0: connect through the library (unix, fc) */
     int lst_tcp;            /* accepted sockets get TCP_NODELAY */
     int spare_fd;           /* released to accept-and-close on EMFILE */
-    uint8_t *rbuf;          /* shared read buffer */
-    size_t rbuf_size;
-    struct iovec iov[PEER_IOV_MAX]; /* staged output of the connection being read */
-    int niov;
-    size_t staged;
-    uint8_t hdr[VSOK_HEADER_SIZE]; /* header of a message served from a decoder buffer */
-    uint8_t src_hdr[VSOK_HEADER_SIZE];
-    uint8_t *src_payload;
-    conn *conns;
-    relay *relays;
-    relay *dead_relays;     /* freed after the current batch of events */
-    unsigned nconns;        /* connections + relay pairs */
+    service *svc;
+    unsigned nconns;        /* connections + relay pairs, kept by the service */
     uint32_t next_id;
+    void **later;           /* freed after the current batch of events */
+    size_t nlater, later_cap;
     int stopping;
     int64_t drain_deadline;
     int64_t now;
@@ -88,43 +91,35 @@ typedef struct loop {
     int exit_code;          /* client roles: worst outcome seen */
     int64_t refuse_logged_at;
     uint64_t refused_unlogged;
-} loop;
+};
 
 /* loop.c */
+/* Sets up epoll and signals, with the echo/sink/source service of o->mode. */
 int loop_init(loop *L, const peer_opts *o);
 /* Listens on text; writes the bound address to --port-file/--ready-fd. */
 int loop_listen(loop *L, const char *text);
-/* Adds an fd as one connection of the current mode (fd:N, connect). */
+/* Adds an fd as one connection of the current service (fd:N, connect). */
 int loop_add_fd(loop *L, int fd, int connected_by_us);
 int loop_run(loop *L);
 void loop_free(loop *L);
-/* Registers or changes interest; *cur tracks what epoll has. */
-int loop_watch(loop *L, ev *e, uint32_t *cur, uint32_t want);
-void loop_forget(loop *L, ev *e);
-/* Adds p[0..n) to the staged output (L->iov), merged with the last span
- * when contiguous.  -1 when the array is full: flush, then stage again. */
-int loop_stage(loop *L, const void *p, size_t n);
+/* Sets w's interest.  No interest takes the fd out of epoll: a hung-up
+ * socket would otherwise report EPOLLHUP to every epoll_wait.  -1 on error. */
+int io_watch(loop *L, io *w, uint32_t want);
+/* Frees p once the current batch of events is handled (events for it may
+ * still be in the batch). */
+void loop_free_later(loop *L, void *p);
 /* Publishes the bound address of fd (stdout line, port file, ready fd). */
 int peer_announce(const peer_opts *o, int fd);
 void loop_result(loop *L, int code);
 
-/* conn.c */
-/* Takes fd (closed on failure); the connection may already be gone on return. */
-void conn_new(loop *L, int fd, int client);
-void conn_event(loop *L, conn *c, uint32_t events);
-void conn_sweep(loop *L, conn *c);
-void conn_destroy(loop *L, conn *c);
-conn *next_conn(const conn *c);
+/* conn.c: echo, sink and source connections */
+service *serve_new(loop *L);
 
 /* relay.c */
-/* Resolves a tcp/vsock target once, so each connect can be non-blocking. */
-int relay_prepare(loop *L);
-void relay_accept(loop *L, int fd);
-void relay_event(loop *L, ev *e, uint32_t events);
-void relay_sweep(loop *L, relay *r);
-void relay_destroy(loop *L, relay *r);
-relay *next_relay(const relay *r);
-void relay_reap(loop *L);
+/* Replaces L's service with a relay to target (resolved once, so each
+ * connect can be non-blocking).  0; after logging why, -1 when target is
+ * malformed, -2 when it cannot be resolved or out of memory. */
+int relay_attach(loop *L, const char *target);
 
 /* client.c: the blocking one-connection modes */
 int client_send(const peer_opts *o, const char *addr, char **files, int nfiles);

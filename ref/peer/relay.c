@@ -1,10 +1,16 @@
 /* relay.c - validating proxy: LISTEN_ADDR <-> TARGET_ADDR.
  *
- * Bytes are forwarded as they arrive, but a frame header is held back until
- * all 8 bytes are in and valid, so what the far side receives before a
- * violation is a function of the byte stream, not of how it was split: every
- * frame before the bad one, and nothing of the bad one (unless
- * --keep-going).  Each direction ends with a half-close when its source
+ * One direction's data, in order: read (read_side, into the service's read
+ * buffer) -> decode (forward: the library's decoder in pass-through mode,
+ * vsok_decoder_scan, judges every frame and never copies a payload) ->
+ * stage and write (the output queue module, as the echo service).  Bytes are
+ * forwarded as they arrive, but a frame header is held back until all 8
+ * bytes are in and valid, so what the far side receives before a violation
+ * is a function of the byte stream, not of how it was split: every frame
+ * before the bad one, and nothing of the bad one (unless --keep-going).
+ * The message clock and the error offsets are the echo service's (the
+ * decoder's): a frame's clock starts in the read that brings its first
+ * byte.  Memory: the struct, two decoders (no payload buffer), the queues.  Each direction ends with a half-close when its source
  * does.  Back-pressure: a direction whose destination will not take bytes
  * stops reading its source; at most one read (256 KiB) is buffered per
  * direction.
@@ -35,29 +41,34 @@
 #include "peer.h"
 #include "stats.h"
 
+#define RBUF_SIZE (256 * 1024)
+
 static const char *const dir_name[2] = {"client-to-target", "target-to-client"};
 
-/* Frame scanner: checks headers, skips payloads, holds a partial header. */
-typedef struct scan {
-    uint64_t off;         /* stream bytes consumed */
-    uint64_t frame_start;
-    uint32_t need;        /* payload bytes left in the current frame */
-    uint8_t hdr[VSOK_HEADER_SIZE];
-    uint8_t have;         /* header bytes held */
-    uint64_t frames;
-    vsok_err err;
-    uint64_t err_off;
-} scan;
+typedef struct relays relays;
+typedef struct relay relay;
+
+/* The service: the target, the pairs, the scratch they share. */
+struct relays {
+    service svc; /* first */
+    loop *L;
+    const peer_opts *o;
+    vsok_addr target;
+    struct sockaddr_storage target_sa; /* tcp/vsock targets: connected without blocking */
+    socklen_t target_salen;            /* 0: connect through the library (unix, fc) */
+    relay *pairs;
+    uint8_t *rbuf;
+    outq_batch out;
+};
 
 typedef struct rend {
-    ev e; /* first: epoll hands back &rend.e */
-    uint32_t events;
+    io w; /* first: epoll hands back &rend.w */
     relay *r;
     int idx;
 } rend;
 
 typedef struct rdir {
-    scan sc;
+    vsok_decoder *dec;  /* pass-through: holds at most a header */
     outq q;
     uint8_t hdr_out[VSOK_HEADER_SIZE]; /* a header completed across reads */
     unsigned eof : 1;   /* source ended */
@@ -66,12 +77,13 @@ typedef struct rdir {
     unsigned cut : 1;   /* stopped at a violation: source input is discarded */
     int64_t t_tx;
     int64_t t_frame;    /* when the frame under way began arriving, 0 between frames */
-    uint64_t bytes;
+    uint64_t bytes, frames;
 } rdir;
 
 struct relay {
     rend s[2]; /* 0 client, 1 target */
     rdir d[2]; /* d[i]: from s[i] to s[1-i] */
+    relays *R;
     relay *prev, *next;
     uint32_t id;
     unsigned dead : 1;
@@ -83,141 +95,104 @@ struct relay {
     size_t mem;
 };
 
-relay *next_relay(const relay *r)
+static int in_frame(const rdir *d)
 {
-    return r->next;
+    return !vsok_decoder_at_boundary(d->dec);
 }
 
-/* Writes what is staged for direction i; the rest goes to its queue. */
-static int flush(loop *L, relay *r, int i)
+static void wrote(relay *r, int i, ssize_t w)
+{
+    if (w <= 0)
+        return;
+    rdir *d = &r->d[i];
+    d->t_tx = r->R->L->now;
+    r->t_act = r->R->L->now;
+    d->bytes += (size_t)w;
+    if (i == 0)
+        g_stats.bytes_in += (size_t)w;
+    else
+        g_stats.bytes_out += (size_t)w;
+}
+
+/* write: what is staged for direction i; the rest goes to its queue. */
+static int flush(relay *r, int i)
 {
     rdir *d = &r->d[i];
-    int fd = r->s[1 - i].e.fd;
-    size_t done = 0;
-    int rc = 0;
-    if (L->niov && d->q.bytes == 0) {
-        ssize_t w;
-        do
-            w = writev(fd, L->iov, L->niov);
-        while (w < 0 && errno == EINTR);
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            rc = -1;
-        else if (w > 0)
-            done = (size_t)w;
-    }
-    if (rc == 0 && done < L->staged) {
-        if (d->q.bytes == 0)
-            d->t_tx = L->now;
-        if (outq_append_iov(&d->q, L->iov, L->niov, done))
-            rc = -1;
-    }
-    d->bytes += done;
-    if (i == 0)
-        g_stats.bytes_in += done;
-    else
-        g_stats.bytes_out += done;
-    L->niov = 0;
-    L->staged = 0;
-    return rc;
-}
-
-/* Stages bytes for direction i, flushing when the iovec array is full.
- * Returns 0, or -1 when that flush failed. */
-static int stage(loop *L, relay *r, int i, const uint8_t *p, size_t n)
-{
-    if (loop_stage(L, p, n) == 0)
-        return 0;
-    if (flush(L, r, i) != 0)
+    int was_empty = d->q.bytes == 0;
+    ssize_t w = outq_flush(&d->q, &r->R->out, r->s[1 - i].w.fd);
+    if (w < 0)
         return -1;
-    return loop_stage(L, p, n);
+    wrote(r, i, w);
+    if (was_empty && d->q.bytes)
+        d->t_tx = r->R->L->now;
+    return 0;
 }
 
-static void violation(loop *L, relay *r, int i, vsok_err err, uint64_t off)
+/* stage: p[0..n) for direction i (borrowed until the flush). */
+static int stage(relay *r, int i, const uint8_t *p, size_t n)
 {
-    r->d[i].sc.err = err;
-    r->d[i].sc.err_off = off;
+    ssize_t w = outq_stage(&r->d[i].q, &r->R->out, r->s[1 - i].w.fd, p, n);
+    if (w < 0)
+        return -1;
+    wrote(r, i, w);
+    return 0;
+}
+
+static void violation(relay *r, int i, vsok_err err, uint64_t off)
+{
     g_stats.errors[err]++;
     g_stats.violations[i]++;
     plog(LOG_WARN, "violation", "conn=%" PRIu32 " dir=%s error=%s offset=%" PRIu64 " frames_ok=%" PRIu64
-         " action=%s", r->id, dir_name[i], vsok_errname(err), off, r->d[i].sc.frames,
-         L->o->keep_going ? "forward" : "half-close");
+         " action=%s", r->id, dir_name[i], vsok_errname(err), off, r->d[i].frames,
+         r->R->o->keep_going ? "forward" : "half-close");
 }
 
-/* Scans and stages p[0..n) for direction i.  Returns 0, or 1 after a
- * violation in close mode (nothing from the bad frame on is staged). */
-static int scan_stage(loop *L, relay *r, int i, const uint8_t *p, size_t n)
+/* decode and stage: p[0..n) for direction i through the decoder.  Returns
+ * 0, 1 after a violation in close mode (nothing from the bad frame on is
+ * staged), -1 when a write failed. */
+static int forward(relay *r, int i, const uint8_t *p, size_t n)
 {
     rdir *d = &r->d[i];
-    scan *s = &d->sc;
-    const uint64_t base = s->off; /* stream offset of p[0] */
-    size_t pos = 0;
     if (d->raw)
-        return stage(L, r, i, p, n);
-    while (pos < n) {
-        if (s->need) {
-            size_t k = n - pos < s->need ? n - pos : s->need;
-            if (stage(L, r, i, p + pos, k) != 0)
+        return stage(r, i, p, n);
+    for (int guard = 0; guard <= 2 * (int)(n / VSOK_HEADER_SIZE) + 4; guard++) {
+        size_t used = 0;
+        vsok_span sp;
+        vsok_err e = vsok_decoder_scan(d->dec, p, n, &used, &sp);
+        if (e == VSOK_OK || e == VSOK_E_AGAIN) {
+            const uint8_t *data = sp.data;
+            if (sp.len && data == NULL)
                 return -1;
-            pos += k;
-            s->off += k;
-            s->need -= (uint32_t)k;
-            if (!s->need) {
-                s->frames++;
-                if (i == 0)
-                    g_stats.msgs_in++;
-                else
-                    g_stats.msgs_out++;
+            if (sp.len && (data < p || data >= p + n)) {
+                /* a header held across reads: the decoder reuses its copy */
+                memcpy(d->hdr_out, data, sp.len);
+                data = d->hdr_out;
             }
+            if (sp.len && stage(r, i, data, sp.len) != 0)
+                return -1;
+            d->frames += sp.frames;
+            if (i == 0)
+                g_stats.msgs_in += sp.frames;
+            else
+                g_stats.msgs_out += sp.frames;
+            p += used;
+            n -= used;
+            if (e == VSOK_E_AGAIN || n == 0)
+                return 0;
             continue;
         }
-        if (s->have == 0)
-            s->frame_start = s->off;
-        uint8_t b = p[pos];
-        s->hdr[s->have++] = b;
-        pos++;
-        s->off++;
-        if (s->have <= VSOK_MAGIC_SIZE && b != (uint8_t)VSOK_MAGIC[s->have - 1]) {
-            violation(L, r, i, VSOK_E_MAGIC, s->off - 1);
-            goto bad;
-        }
-        if (s->have < VSOK_HEADER_SIZE)
-            continue;
-        uint32_t len = 0;
-        vsok_err e = vsok_header_decode_max(s->hdr, (uint32_t)L->o->max_payload, &len);
-        s->have = 0;
-        if (e != VSOK_OK) {
-            violation(L, r, i, e, s->frame_start + VSOK_LENGTH_OFFSET);
-            goto bad;
-        }
-        s->need = len;
-        if (s->frame_start >= base) {
-            if (stage(L, r, i, p + (s->frame_start - base), VSOK_HEADER_SIZE) != 0) /* all in p */
-                return -1;
-        } else {
-            memcpy(d->hdr_out, s->hdr, VSOK_HEADER_SIZE);
-            if (stage(L, r, i, d->hdr_out, VSOK_HEADER_SIZE) != 0)
-                return -1;
-        }
+        violation(r, i, e, vsok_decoder_error_offset(d->dec));
+        if (!r->R->o->keep_going)
+            return 1;
+        /* forward the rest unchecked, from the bad frame's first byte */
+        if (sp.len)
+            memcpy(d->hdr_out, sp.data, sp.len);
+        d->raw = 1;
+        if (stage(r, i, d->hdr_out, sp.len) != 0 || stage(r, i, p + used, n - used) != 0)
+            return -1;
+        return 0;
     }
-    return 0;
-bad:
-    if (!L->o->keep_going)
-        return 1;
-    /* forward the rest unchecked, starting with the held header bytes */
-    if (flush(L, r, i) != 0)
-        return -1;
-    d->raw = 1;
-    if (s->frame_start >= base) {
-        if (stage(L, r, i, p + (s->frame_start - base), n - (size_t)(s->frame_start - base)) != 0)
-            return -1;
-    } else {
-        memcpy(d->hdr_out, s->hdr, (size_t)(base - s->frame_start));
-        if (stage(L, r, i, d->hdr_out, (size_t)(base - s->frame_start)) != 0)
-            return -1;
-        if (stage(L, r, i, p, n) != 0)
-            return -1;
-    }
-    return 0;
+    return 0; /* not reached: each call consumes bytes or ends */
 }
 
 static int wants_read(const relay *r, int i)
@@ -228,30 +203,32 @@ static int wants_read(const relay *r, int i)
     return r->lingering || d->cut || (!r->closing && !d->eof && d->q.bytes == 0);
 }
 
-static void watch(loop *L, relay *r)
+/* epoll interest and memory after every change. */
+static void watch(relay *r)
 {
+    loop *L = r->R->L;
     for (int i = 0; i < 2; i++) {
         uint32_t want = 0;
         if (r->connecting) {
             /* the client waits (unread) until the target answers */
-            if (loop_watch(L, &r->s[i].e, &r->s[i].events, i ? EPOLLOUT : 0) != 0)
+            if (io_watch(L, &r->s[i].w, i ? EPOLLOUT : 0) != 0)
                 r->dead = 1;
             continue;
         }
-        const rdir *out = &r->d[1 - i];
         if (wants_read(r, i))
             want |= EPOLLIN;
-        if (out->q.bytes)
+        if (r->d[1 - i].q.bytes)
             want |= EPOLLOUT;
-        if (loop_watch(L, &r->s[i].e, &r->s[i].events, want) != 0)
+        if (io_watch(L, &r->s[i].w, want) != 0)
             r->dead = 1;
     }
-    size_t mem = sizeof *r + r->d[0].q.alloc + r->d[1].q.alloc;
+    size_t mem = sizeof *r + r->d[0].q.alloc + r->d[1].q.alloc + vsok_decoder_memory(r->d[0].dec) +
+                 vsok_decoder_memory(r->d[1].dec);
     stats_mem(r->mem, mem);
     r->mem = mem;
 }
 
-static void io_fail(loop *L, relay *r, int side, const char *op)
+static void io_fail(relay *r, int side, const char *op)
 {
     int e = errno;
     const char *name = peer_errno_name(e);
@@ -260,14 +237,15 @@ static void io_fail(loop *L, relay *r, int side, const char *op)
          "conn=%" PRIu32 " side=%s op=%s error=Io errno=%s", r->id, side ? "target" : "client", op,
          name ? name : "?");
     r->dead = 1;
-    (void)L;
 }
 
-static void read_side(loop *L, relay *r, int i)
+/* read: side i's input, for direction i. */
+static void read_side(relay *r, int i)
 {
     rdir *d = &r->d[i];
+    uint8_t *rbuf = r->R->rbuf;
     for (int round = 0; round < 4; round++) {
-        ssize_t n = read(r->s[i].e.fd, L->rbuf, L->rbuf_size);
+        ssize_t n = read(r->s[i].w.fd, rbuf, RBUF_SIZE);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -275,25 +253,26 @@ static void read_side(loop *L, relay *r, int i)
                 if (r->lingering)
                     r->rd_done[i] = 1;
                 else
-                    io_fail(L, r, i, "read");
+                    io_fail(r, i, "read");
             }
             return;
         }
-        r->t_act = L->now;
+        r->t_act = r->R->L->now;
         if (n == 0) {
             r->rd_done[i] = 1;
             if (r->lingering || r->closing || d->cut)
                 return;
             d->eof = 1;
-            if (!d->raw && (d->sc.have || d->sc.need))
-                violation(L, r, i, VSOK_E_TRUNCATED, d->sc.off);
+            if (!d->raw && vsok_decoder_finish(d->dec) == VSOK_E_TRUNCATED)
+                violation(r, i, VSOK_E_TRUNCATED, vsok_decoder_error_offset(d->dec));
             return;
         }
         if (r->lingering || d->cut)
             continue; /* discarded: closing under unread input would reset */
-        int v = scan_stage(L, r, i, L->rbuf, (size_t)n);
-        if (v < 0 || flush(L, r, i) != 0) {
-            io_fail(L, r, 1 - i, "write");
+        const uint64_t start = vsok_decoder_offset(d->dec);
+        int v = forward(r, i, rbuf, (size_t)n);
+        if (v < 0 || flush(r, i) != 0) {
+            io_fail(r, 1 - i, "write");
             return;
         }
         if (v == 1) {
@@ -302,54 +281,47 @@ static void read_side(loop *L, relay *r, int i)
             d->eof = 1;
             return;
         }
-        if (d->sc.have || d->sc.need) {
-            if (!d->t_frame)
-                d->t_frame = L->now;
-        } else {
+        if (!in_frame(d))
             d->t_frame = 0;
-        }
-        if (d->q.bytes || (size_t)n < L->rbuf_size)
+        else if (!d->t_frame || vsok_decoder_frame_offset(d->dec) >= start)
+            d->t_frame = r->R->L->now; /* the frame under way began in this read */
+        if (d->q.bytes || (size_t)n < RBUF_SIZE)
             return;
     }
 }
 
-static void write_side(loop *L, relay *r, int i)
+static void write_side(relay *r, int i)
 {
     /* side i is writable: drain direction 1-i */
     rdir *d = &r->d[1 - i];
     if (!d->q.bytes)
         return;
-    ssize_t w = outq_write(&d->q, r->s[i].e.fd);
+    ssize_t w = outq_write(&d->q, r->s[i].w.fd);
     if (w < 0) {
-        io_fail(L, r, i, "write");
+        io_fail(r, i, "write");
         return;
     }
-    if (w > 0) {
-        d->t_tx = L->now;
-        r->t_act = L->now;
-        d->bytes += (size_t)w;
-        if (i == 1)
-            g_stats.bytes_in += (size_t)w;
-        else
-            g_stats.bytes_out += (size_t)w;
-    }
+    wrote(r, 1 - i, w);
+    if (!d->q.bytes && d->t_frame)
+        d->t_frame = r->R->L->now; /* the stall was ours, not the sender's */
 }
 
 /* Half-closes drained directions; ends the pair when both are done. */
-static void progress(loop *L, relay *r)
+static void progress(relay *r)
 {
+    const peer_opts *o = r->R->o;
     if (r->dead)
         return;
     if (r->closing && !r->lingering) {
         if (r->d[0].q.bytes || r->d[1].q.bytes)
             return;
         for (int i = 0; i < 2; i++)
-            shutdown(r->s[i].e.fd, SHUT_WR);
+            shutdown(r->s[i].w.fd, SHUT_WR);
         r->lingering = 1;
-        r->t_linger = L->now + L->o->linger_ms;
+        r->t_linger = r->R->L->now + o->linger_ms;
     }
     if (r->lingering) {
-        if ((r->rd_done[0] && r->rd_done[1]) || L->o->linger_ms <= 0)
+        if ((r->rd_done[0] && r->rd_done[1]) || o->linger_ms <= 0)
             r->dead = 1;
         return;
     }
@@ -357,8 +329,8 @@ static void progress(loop *L, relay *r)
         rdir *d = &r->d[i];
         if (d->eof && !d->shut && !d->q.bytes) {
             d->shut = 1;
-            if (shutdown(r->s[1 - i].e.fd, SHUT_WR) != 0 && errno != ENOTCONN) {
-                io_fail(L, r, 1 - i, "shutdown");
+            if (shutdown(r->s[1 - i].w.fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+                io_fail(r, 1 - i, "shutdown");
                 return;
             }
         }
@@ -367,55 +339,84 @@ static void progress(loop *L, relay *r)
         r->dead = 1;
 }
 
-static void finish(loop *L, relay *r)
+static void relay_destroy(relay *r)
 {
-    progress(L, r);
-    if (r->dead)
-        relay_destroy(L, r);
+    relays *R = r->R;
+    if (r->prev)
+        r->prev->next = r->next;
     else
-        watch(L, r);
+        R->pairs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    for (int i = 0; i < 2; i++) {
+        io_watch(R->L, &r->s[i].w, 0);
+        close(r->s[i].w.fd);
+        outq_free(&r->d[i].q);
+        vsok_decoder_free(r->d[i].dec);
+        r->d[i].dec = NULL;
+    }
+    stats_mem(r->mem, 0);
+    R->L->nconns--;
+    stats_conn_close();
+    plog(LOG_DEBUG, "close",
+         "conn=%" PRIu32 " frames_client_to_target=%" PRIu64 " frames_target_to_client=%" PRIu64
+         " bytes_client_to_target=%" PRIu64 " bytes_target_to_client=%" PRIu64,
+         r->id, r->d[0].frames, r->d[1].frames, r->d[0].bytes, r->d[1].bytes);
+    /* an event for the other end may still be in this batch */
+    r->dead = 1;
+    loop_free_later(R->L, r);
 }
 
-static void connected(loop *L, relay *r);
-
-void relay_event(loop *L, ev *e, uint32_t events)
+static void finish(relay *r)
 {
-    rend *end = (rend *)e;
+    progress(r);
+    if (r->dead)
+        relay_destroy(r);
+    else
+        watch(r);
+}
+
+static void connected(relay *r);
+
+static void relay_event(loop *L, io *w, uint32_t events)
+{
+    rend *end = (rend *)w;
     relay *r = end->r;
     int i = end->idx;
+    (void)L;
     if (r->dead)
         return;
     if (r->connecting) {
         if (i == 1)
-            connected(L, r);
+            connected(r);
         else if (events & (EPOLLERR | EPOLLHUP))
             r->dead = 1; /* the client gave up first */
-        finish(L, r);
+        finish(r);
         return;
     }
     if (events & EPOLLOUT)
-        write_side(L, r, i);
+        write_side(r, i);
     if (!r->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         if (wants_read(r, i)) {
-            read_side(L, r, i);
+            read_side(r, i);
         } else if (events & EPOLLERR) {
             int err = 0;
             socklen_t len = sizeof err;
-            if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+            if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
                 errno = err;
-                io_fail(L, r, i, "poll");
+                io_fail(r, i, "poll");
             }
         }
     }
-    finish(L, r);
+    finish(r);
 }
 
-static void connect_failed(loop *L, relay *r, int client_fd, vsok_err err, int e)
+static void connect_failed(relays *R, relay *r, int client_fd, vsok_err err, int e)
 {
     char t[300], q[600], c[300], why[400], qwhy[900];
-    vsok_addr_format(&L->target, t, sizeof t);
+    vsok_addr_format(&R->target, t, sizeof t);
     errno = e;
-    vsok_addr_explain(&L->target, 1, err, why, sizeof why);
+    vsok_addr_explain(&R->target, 1, err, why, sizeof why);
     g_stats.errors[err]++;
     g_stats.conns_refused++;
     plog(LOG_WARN, "connect-failed", "conn=%" PRIu32 " target=%s error=%s errno=%s client=%s reason=%s",
@@ -424,39 +425,41 @@ static void connect_failed(loop *L, relay *r, int client_fd, vsok_err err, int e
 }
 
 /* The non-blocking connect finished (or failed). */
-static void connected(loop *L, relay *r)
+static void connected(relay *r)
 {
+    relays *R = r->R;
     int err = 0;
     socklen_t len = sizeof err;
-    if (getsockopt(r->s[1].e.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    if (getsockopt(r->s[1].w.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     if (err == EINPROGRESS || err == EALREADY)
         return;
     if (err) {
-        connect_failed(L, r, r->s[0].e.fd, VSOK_E_IO, err);
+        connect_failed(R, r, r->s[0].w.fd, VSOK_E_IO, err);
         r->dead = 1;
         return;
     }
     r->connecting = 0;
-    r->t_act = L->now;
-    if (L->target.kind == VSOK_ADDR_TCP) {
+    r->t_act = R->L->now;
+    if (R->target.kind == VSOK_ADDR_TCP) {
         int one = 1;
-        setsockopt(r->s[1].e.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(r->s[1].w.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
 }
 
-int relay_prepare(loop *L)
+/* Resolves a tcp/vsock target once, so each connect can be non-blocking. */
+static int resolve(relays *R)
 {
-    vsok_addr *a = &L->target;
-    L->target_salen = 0;
+    vsok_addr *a = &R->target;
+    R->target_salen = 0;
     if (a->kind == VSOK_ADDR_VSOCK) {
         struct sockaddr_vm svm;
         memset(&svm, 0, sizeof svm);
         svm.svm_family = AF_VSOCK;
         svm.svm_cid = a->cid;
         svm.svm_port = a->port;
-        memcpy(&L->target_sa, &svm, sizeof svm);
-        L->target_salen = sizeof svm;
+        memcpy(&R->target_sa, &svm, sizeof svm);
+        R->target_salen = sizeof svm;
     } else if (a->kind == VSOK_ADDR_TCP) {
         char port[16], q[600];
         struct addrinfo hints, *res = NULL;
@@ -471,8 +474,8 @@ int relay_prepare(loop *L)
             return -1;
         }
         /* the first address getaddrinfo prefers; resolved once, at start */
-        memcpy(&L->target_sa, res->ai_addr, res->ai_addrlen);
-        L->target_salen = res->ai_addrlen;
+        memcpy(&R->target_sa, res->ai_addr, res->ai_addrlen);
+        R->target_salen = res->ai_addrlen;
         freeaddrinfo(res);
     }
     /* unix and fc connect through the library: immediate on a local
@@ -480,38 +483,50 @@ int relay_prepare(loop *L)
     return 0;
 }
 
-static relay *relay_new(loop *L, int fd, int tfd)
+static relay *relay_new(relays *R, int fd, int tfd)
 {
+    loop *L = R->L;
     relay *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    for (int i = 0; i < 2; i++) {
+        if (!(r->d[i].dec = vsok_decoder_new(R->o->max_payload))) {
+            vsok_decoder_free(r->d[0].dec);
+            free(r);
+            return NULL;
+        }
+    }
+    r->R = R;
     r->id = ++L->next_id;
     r->t_act = L->now;
     for (int i = 0; i < 2; i++) {
-        r->s[i].e.type = EV_RELAY;
-        r->s[i].e.fd = i ? tfd : fd;
+        r->s[i].w.cb = relay_event;
+        r->s[i].w.fd = i ? tfd : fd;
         r->s[i].r = r;
         r->s[i].idx = i;
         r->d[i].t_tx = L->now;
     }
-    r->next = L->relays;
-    if (L->relays)
-        L->relays->prev = r;
-    L->relays = r;
+    r->next = R->pairs;
+    if (R->pairs)
+        R->pairs->prev = r;
+    R->pairs = r;
     L->nconns++;
     stats_conn_open();
     return r;
 }
 
-void relay_accept(loop *L, int fd)
+static void relays_add(service *svc, int fd, int connected_by_us)
 {
+    relays *R = (relays *)svc;
+    const peer_opts *o = R->o;
+    (void)connected_by_us;
     int tfd = -1, pending = 0;
-    if (L->target_salen) {
-        tfd = socket(L->target_sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (tfd < 0 || (connect(tfd, (struct sockaddr *)&L->target_sa, L->target_salen) != 0 &&
+    if (R->target_salen) {
+        tfd = socket(R->target_sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (tfd < 0 || (connect(tfd, (struct sockaddr *)&R->target_sa, R->target_salen) != 0 &&
                         errno != EINPROGRESS)) {
             int e = errno;
-            connect_failed(L, NULL, fd, VSOK_E_IO, e);
+            connect_failed(R, NULL, fd, VSOK_E_IO, e);
             if (tfd >= 0)
                 close(tfd);
             close(fd);
@@ -519,9 +534,8 @@ void relay_accept(loop *L, int fd)
         }
         pending = 1;
     } else {
-        if (vsok_addr_connect(&L->target, L->o->connect_ms > 0 ? (int)L->o->connect_ms : -1, &tfd) !=
-            VSOK_OK) {
-            connect_failed(L, NULL, fd, VSOK_E_IO, errno);
+        if (vsok_addr_connect(&R->target, o->connect_ms > 0 ? (int)o->connect_ms : -1, &tfd) != VSOK_OK) {
+            connect_failed(R, NULL, fd, VSOK_E_IO, errno);
             close(fd);
             return;
         }
@@ -532,7 +546,7 @@ void relay_accept(loop *L, int fd)
             return;
         }
     }
-    relay *r = relay_new(L, fd, tfd);
+    relay *r = relay_new(R, fd, tfd);
     if (!r) {
         plog(LOG_ERROR, "out-of-memory", "op=relay");
         close(fd);
@@ -540,59 +554,24 @@ void relay_accept(loop *L, int fd)
         return;
     }
     r->connecting = pending ? 1 : 0;
-    r->t_connect = L->now + (L->o->connect_ms > 0 ? L->o->connect_ms : 5000);
+    r->t_connect = R->L->now + (o->connect_ms > 0 ? o->connect_ms : 5000);
     if (log_enabled(LOG_DEBUG)) {
         char q[300];
         plog(LOG_DEBUG, "open", "conn=%" PRIu32 " client=%s", r->id, peer_fd_name(fd, q, sizeof q));
     }
-    watch(L, r);
+    watch(r);
     if (r->dead)
-        relay_destroy(L, r);
+        relay_destroy(r);
 }
 
-void relay_destroy(loop *L, relay *r)
+static void relay_sweep(relay *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        L->relays = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    for (int i = 0; i < 2; i++) {
-        loop_forget(L, &r->s[i].e);
-        close(r->s[i].e.fd);
-        outq_free(&r->d[i].q);
-    }
-    stats_mem(r->mem, 0);
-    L->nconns--;
-    stats_conn_close();
-    plog(LOG_DEBUG, "close",
-         "conn=%" PRIu32 " frames_client_to_target=%" PRIu64 " frames_target_to_client=%" PRIu64
-         " bytes_client_to_target=%" PRIu64 " bytes_target_to_client=%" PRIu64,
-         r->id, r->d[0].sc.frames, r->d[1].sc.frames, r->d[0].bytes, r->d[1].bytes);
-    /* events for it may still be in this batch: free after the batch */
-    r->dead = 1;
-    r->prev = NULL;
-    r->next = L->dead_relays;
-    L->dead_relays = r;
-}
-
-void relay_reap(loop *L)
-{
-    while (L->dead_relays) {
-        relay *r = L->dead_relays;
-        L->dead_relays = r->next;
-        free(r);
-    }
-}
-
-void relay_sweep(loop *L, relay *r)
-{
-    const peer_opts *o = L->o;
-    int64_t now = L->now;
+    relays *R = r->R;
+    const peer_opts *o = R->o;
+    int64_t now = R->L->now;
     if (r->connecting) {
         if (now >= r->t_connect) {
-            connect_failed(L, r, r->s[0].e.fd, VSOK_E_TIMEOUT, 0);
+            connect_failed(R, r, r->s[0].w.fd, VSOK_E_TIMEOUT, 0);
             r->dead = 1;
         }
     } else if (r->lingering) {
@@ -614,7 +593,7 @@ void relay_sweep(loop *L, relay *r)
             if (d->t_frame && !d->eof && !d->raw && !d->q.bytes && o->msg_ms &&
                 now - d->t_frame >= o->msg_ms) {
                 g_stats.timeouts_msg++;
-                violation(L, r, i, VSOK_E_TIMEOUT, d->sc.off);
+                violation(r, i, VSOK_E_TIMEOUT, vsok_decoder_offset(d->dec));
                 d->cut = 1;
                 d->eof = 1;
                 d->t_frame = 0;
@@ -625,13 +604,61 @@ void relay_sweep(loop *L, relay *r)
             plog(LOG_INFO, "idle-timeout", "conn=%" PRIu32, r->id);
             r->closing = 1;
         }
-        if (!r->dead && L->stopping && !r->closing) {
+        if (!r->dead && R->L->stopping && !r->closing) {
             int busy = 0;
             for (int i = 0; i < 2; i++)
-                busy |= !r->d[i].eof && (r->d[i].sc.have || r->d[i].sc.need);
+                busy |= !r->d[i].eof && in_frame(&r->d[i]);
             if (!busy)
                 r->closing = 1;
         }
     }
-    finish(L, r);
+    finish(r);
+}
+
+static void relays_sweep(service *svc)
+{
+    relays *R = (relays *)svc;
+    for (relay *r = R->pairs, *n; r; r = n) {
+        n = r->next;
+        relay_sweep(r);
+    }
+}
+
+static void relays_close_all(service *svc)
+{
+    relays *R = (relays *)svc;
+    while (R->pairs)
+        relay_destroy(R->pairs);
+}
+
+static void relays_free(service *svc)
+{
+    relays *R = (relays *)svc;
+    free(R->rbuf);
+    free(R);
+}
+
+int relay_attach(loop *L, const char *target)
+{
+    relays *R = calloc(1, sizeof *R);
+    if (!R || !(R->rbuf = malloc(RBUF_SIZE))) {
+        free(R);
+        plog(LOG_ERROR, "out-of-memory", "op=setup");
+        return -2;
+    }
+    R->svc.add = relays_add;
+    R->svc.sweep = relays_sweep;
+    R->svc.close_all = relays_close_all;
+    R->svc.free = relays_free;
+    R->L = L;
+    R->o = L->o;
+    int rc = peer_parse_addr(&R->target, target) != 0 ? -1 : resolve(R) != 0 ? -2 : 0;
+    if (rc != 0) {
+        relays_free(&R->svc);
+        return rc;
+    }
+    if (L->svc)
+        L->svc->free(L->svc);
+    L->svc = &R->svc;
+    return 0;
 }

@@ -9,8 +9,7 @@
 #include "internal.h"
 #include "vsok/decoder.h"
 
-#define MIN_ALLOC 1024
-#define PREPARE_STEP VSOK_CHUNK_SIZE
+#define MIN_ALLOC VSOK_DECODER_MIN_BUF
 
 vsok_decoder *vsok_decoder_new(size_t max_payload)
 {
@@ -58,16 +57,9 @@ static vsok_err fail(vsok_decoder *d, vsok_err err, uint64_t at)
     return err;
 }
 
-/* Grows buf to hold at least want bytes, doubling so that copies stay
- * amortised, but never past the announced length: memory follows the bytes
- * received, not the bytes promised. */
-static int grow(vsok_decoder *d, size_t want)
+/* Sets the capacity to cap, clamped to [MIN_ALLOC, announced length]. */
+static int resize(vsok_decoder *d, size_t cap)
 {
-    if (want <= d->cap)
-        return 0;
-    size_t cap = d->cap * 2;
-    if (cap < want)
-        cap = want;
     if (cap < MIN_ALLOC)
         cap = MIN_ALLOC;
     if (cap > d->need)
@@ -78,6 +70,17 @@ static int grow(vsok_decoder *d, size_t want)
     d->buf = nb;
     d->cap = cap;
     return 0;
+}
+
+/* Grows buf to hold at least want payload bytes, want being what has
+ * arrived for the frame: twice that (each growth at least doubles, so the
+ * copies stay amortised), at least MIN_ALLOC, never past the announced
+ * length.  Memory follows the bytes received, not the bytes promised. */
+static int grow(vsok_decoder *d, size_t want)
+{
+    if (want <= d->cap)
+        return 0;
+    return resize(d, want * 2);
 }
 
 static void frame_done(vsok_decoder *d, vsok_msg *msg, const uint8_t *data, uint64_t end)
@@ -102,6 +105,12 @@ static vsok_err start_payload(vsok_decoder *d)
     d->need = len;
     d->have = 0;
     d->in_payload = 1;
+    if (d->cap > MIN_ALLOC) {
+        /* a buffer sized by an earlier frame: this one earns its own */
+        free(d->buf);
+        d->buf = NULL;
+        d->cap = 0;
+    }
     return VSOK_OK;
 }
 
@@ -191,10 +200,10 @@ uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room)
     if (d == NULL || room == NULL || !d->in_payload || d->err != VSOK_OK)
         return NULL;
     size_t left = d->need - d->have;
-    /* Room for one more chunk beyond what arrived, never the whole
-     * announced length up front. */
-    size_t want = (size_t)d->have + (left < PREPARE_STEP ? left : PREPARE_STEP);
-    if (grow(d, want) != 0)
+    /* Room for as many bytes as have arrived (the buffer doubles), at least
+     * MIN_ALLOC: never the announced length up front, and a frame of n
+     * bytes still fills in about log2(n / MIN_ALLOC) reads. */
+    if (d->cap == d->have && resize(d, (size_t)d->have * 2) != 0)
         return NULL;
     size_t avail = d->cap - d->have;
     *room = avail < left ? avail : left;
@@ -219,6 +228,154 @@ vsok_err vsok_decoder_error(const vsok_decoder *d) { return d ? d->err : VSOK_E_
 int vsok_decoder_at_boundary(const vsok_decoder *d) { return d && !d->in_payload && d->hdr_have == 0; }
 size_t vsok_decoder_memory(const vsok_decoder *d) { return d ? sizeof(*d) + d->cap : 0; }
 uint32_t vsok_decoder_pending_length(const vsok_decoder *d) { return d && d->in_payload ? d->need : 0; }
+
+/* ---- pass-through scanning (vsok_decoder_scan) ---- */
+
+vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
+                           vsok_span *span)
+{
+    if (consumed != NULL)
+        *consumed = 0;
+    if (span != NULL)
+        *span = (vsok_span){NULL, 0, 0};
+    if (d == NULL || consumed == NULL || span == NULL || (buf == NULL && len > 0))
+        return VSOK_E_INVAL;
+    if (d->err != VSOK_OK)
+        return d->err;
+    const uint64_t base = d->offset;
+    size_t pos = 0;
+    if (d->hdr_have > 0) {
+        /* A header begun in an earlier call: complete it from d->hdr, and
+         * hand it out from there on its own (it is not contiguous with buf). */
+        size_t had = d->hdr_have, take = VSOK_HEADER_SIZE - had;
+        if (take > len)
+            take = len;
+        memcpy(d->hdr + had, buf, take);
+        size_t bad = 0;
+        vsok_err e = VSOK_OK;
+        if (had < VSOK_MAGIC_SIZE && vsok_header_check_prefix(d->hdr, had + take, &bad) != VSOK_OK)
+            e = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
+        else if (had + take == VSOK_HEADER_SIZE)
+            e = start_payload(d);
+        if (e != VSOK_OK) {
+            /* the bad frame so far: its held bytes, then buf from 0 */
+            span->data = d->hdr;
+            span->len = had;
+            return e;
+        }
+        d->hdr_have = (uint8_t)(had + take);
+        d->offset = base + take;
+        *consumed = take;
+        if (d->hdr_have < VSOK_HEADER_SIZE)
+            return VSOK_E_AGAIN;
+        d->hdr_have = 0;
+        span->data = d->hdr;
+        span->len = VSOK_HEADER_SIZE;
+        return VSOK_OK;
+    }
+    /* From here everything passed on is one contiguous run of buf. */
+    while (pos < len) {
+        if (d->in_payload) {
+            size_t n = d->need - d->have;
+            if (n > len - pos)
+                n = len - pos;
+            pos += n;
+            d->have += (uint32_t)n;
+            if (d->have == d->need) {
+                d->in_payload = 0;
+                d->need = d->have = 0;
+                d->frame_off = base + pos;
+                span->frames++;
+            }
+            continue;
+        }
+        const uint8_t *h = buf + pos;
+        size_t left = len - pos, bad = 0;
+        vsok_err e = VSOK_OK;
+        if (left >= VSOK_HEADER_SIZE && vsok__be32(h) == VSOK__MAGIC_BE32) {
+            uint32_t plen = vsok__be32(h + VSOK_LENGTH_OFFSET);
+            if (plen == 0 || plen > d->max) {
+                e = fail(d, plen == 0 ? VSOK_E_LENGTH : VSOK_E_TOO_LARGE, d->frame_off + VSOK_LENGTH_OFFSET);
+            } else {
+                d->need = plen;
+                d->have = 0;
+                d->in_payload = 1;
+                pos += VSOK_HEADER_SIZE;
+                continue;
+            }
+        } else if (vsok_header_check_prefix(h, left, &bad) != VSOK_OK) {
+            e = fail(d, VSOK_E_MAGIC, d->frame_off + bad);
+        } else {
+            /* a correct start of a header at the end of buf: held back */
+            memcpy(d->hdr, h, left);
+            d->hdr_have = (uint8_t)left;
+            d->offset = base + len;
+            span->data = pos ? buf : NULL;
+            span->len = pos;
+            *consumed = len;
+            return pos ? VSOK_OK : VSOK_E_AGAIN;
+        }
+        /* The bad frame starts at pos: what came before it goes out first,
+         * and the error (sticky, already set) is returned by the next call. */
+        d->offset = base + pos;
+        *consumed = pos;
+        if (pos == 0)
+            return e;
+        span->data = buf;
+        span->len = pos;
+        return VSOK_OK;
+    }
+    d->offset = base + len;
+    *consumed = len;
+    span->data = len ? buf : NULL;
+    span->len = len;
+    return len ? VSOK_OK : VSOK_E_AGAIN;
+}
+
+uint64_t vsok_decoder_frame_offset(const vsok_decoder *d) { return d ? d->frame_off : 0; }
+
+size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, size_t len, vsok_span *span)
+{
+    if (span != NULL)
+        *span = (vsok_span){buf, 0, 0};
+    if (d == NULL || span == NULL || buf == NULL || d->err != VSOK_OK || d->hdr_have != 0 || d->in_payload)
+        return 0;
+    /* The same checks as vsok__decoder_whole, in one tight loop: at 64 B
+     * a buffer holds thousands of frames, and a call per frame would cost
+     * more than the system calls that moved them. */
+    size_t pos = 0;
+    uint64_t k = 0;
+    while (len - pos >= VSOK_HEADER_SIZE) {
+        const uint8_t *h = buf + pos;
+        if (vsok__be32(h) != VSOK__MAGIC_BE32)
+            break;
+        uint32_t plen = vsok__be32(h + VSOK_LENGTH_OFFSET);
+        if (plen == 0 || plen > d->max || len - pos - VSOK_HEADER_SIZE < plen)
+            break;
+        const size_t step = VSOK_HEADER_SIZE + (size_t)plen;
+        pos += step;
+        k++;
+        /* Frames of the same size back to back (the common case): the next
+         * header is at a known place, so each check is one 8-byte compare
+         * that does not wait for the previous frame's length to load. */
+        uint8_t same[VSOK_HEADER_SIZE];
+        uint64_t want, got;
+        memcpy(same, h, VSOK_HEADER_SIZE);
+        memcpy(&want, same, sizeof want);
+        while (len - pos >= step) {
+            memcpy(&got, buf + pos, sizeof got);
+            if (got != want)
+                break;
+            pos += step;
+            k++;
+        }
+    }
+    d->offset += pos;
+    d->frame_off = d->offset;
+    span->len = pos;
+    span->frames = k;
+    return pos;
+}
 
 vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
                          void *ctx, uint64_t *err_offset)
