@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "decoder_internal.h"
 #include "vsok/decoder.h"
 
 #define MIN_ALLOC VSOK_DECODER_MIN_BUF

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "internal.h"
+#include "decoder_internal.h"
 #include "stream_internal.h"
 #include "vsok/socket.h"
 #include "writer.h"

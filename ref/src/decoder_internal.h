@@ -1,9 +1,9 @@
-/* internal.h - the decoder's internals (the struct and its whole-frame fast
+/* decoder_internal.h - the decoder's internals (the struct and its whole-frame fast
  * path), shared by decoder.c and the socket reader; not part of the API.
  * Other internals live by concept: byteorder.h, frame.h (header layout),
  * writer.h (frame writer), stream_internal.h (stream loops). */
-#ifndef VSOK_INTERNAL_H
-#define VSOK_INTERNAL_H
+#ifndef VSOK_DECODER_INTERNAL_H
+#define VSOK_DECODER_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
