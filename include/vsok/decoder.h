@@ -61,9 +61,14 @@ typedef struct vsok_msg {
     uint64_t offset; /* stream offset of the frame's first header byte */
 } vsok_msg;
 
-/* Creates a decoder accepting payloads of 1..max_payload bytes; 0 means
- * VSOK_MAX_PAYLOAD.  Returns NULL on allocation failure or when max_payload
- * exceeds VSOK_MAX_PAYLOAD.  Free with vsok_decoder_free. */
+/* Creates a decoder accepting payloads of 1..max_payload bytes (0 means
+ * VSOK_MAX_PAYLOAD) in *out, which is NULL on failure: VSOK_E_INVAL when
+ * max_payload exceeds VSOK_MAX_PAYLOAD or out is NULL, VSOK_E_NOMEM when
+ * the allocation fails.  Free with vsok_decoder_free. */
+VSOK_API vsok_err vsok_decoder_open(vsok_decoder **out, size_t max_payload);
+
+/* vsok_decoder_open returning the decoder, or NULL for either failure (kept
+ * for source compatibility; new code uses vsok_decoder_open). */
 VSOK_API vsok_decoder *vsok_decoder_new(size_t max_payload);
 VSOK_API void vsok_decoder_free(vsok_decoder *d);
 
@@ -94,6 +99,13 @@ VSOK_API vsok_err vsok_decoder_finish(vsok_decoder *d);
  * vsok_decoder_commit.  Returns NULL when not inside a payload (feed the
  * header bytes instead) or on allocation failure (*room = 0). */
 VSOK_API uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room);
+
+/* vsok_decoder_prepare with "no room" told apart from failure: VSOK_OK with
+ * *p and *room (> 0) set; VSOK_E_AGAIN when not inside a payload (feed the
+ * header bytes first); VSOK_E_NOMEM when the buffer could not grow (state
+ * kept: retry); the sticky error once there is one; VSOK_E_INVAL for NULL
+ * arguments.  *p = NULL and *room = 0 on anything but VSOK_OK. */
+VSOK_API vsok_err vsok_decoder_room(vsok_decoder *d, uint8_t **p, size_t *room);
 
 /* Accepts n bytes written into the region from vsok_decoder_prepare.
  * Returns VSOK_OK with *msg set when the payload completed, VSOK_E_AGAIN

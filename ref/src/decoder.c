@@ -11,15 +11,27 @@
 
 #define MIN_ALLOC VSOK_DECODER_MIN_BUF
 
-vsok_decoder *vsok_decoder_new(size_t max_payload)
+vsok_err vsok_decoder_open(vsok_decoder **out, size_t max_payload)
 {
+    if (out == NULL)
+        return VSOK_E_INVAL;
+    *out = NULL;
     if (max_payload == 0)
         max_payload = VSOK_MAX_PAYLOAD;
     if (max_payload > VSOK_MAX_PAYLOAD)
-        return NULL;
+        return VSOK_E_INVAL;
     vsok_decoder *d = calloc(1, sizeof(*d));
-    if (d != NULL)
-        d->max = (uint32_t)max_payload;
+    if (d == NULL)
+        return VSOK_E_NOMEM;
+    d->max = (uint32_t)max_payload;
+    *out = d;
+    return VSOK_OK;
+}
+
+vsok_decoder *vsok_decoder_new(size_t max_payload)
+{
+    vsok_decoder *d = NULL;
+    (void)vsok_decoder_open(&d, max_payload);
     return d;
 }
 
@@ -193,21 +205,36 @@ vsok_err vsok_decoder_finish(vsok_decoder *d)
     return fail(d, VSOK_E_EOF, d->offset);
 }
 
-uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room)
+vsok_err vsok_decoder_room(vsok_decoder *d, uint8_t **p, size_t *room)
 {
+    if (p != NULL)
+        *p = NULL;
     if (room != NULL)
         *room = 0;
-    if (d == NULL || room == NULL || !d->in_payload || d->err != VSOK_OK)
-        return NULL;
+    if (d == NULL || p == NULL || room == NULL)
+        return VSOK_E_INVAL;
+    if (d->err != VSOK_OK)
+        return d->err;
+    if (!d->in_payload)
+        return VSOK_E_AGAIN;
     size_t left = d->need - d->have;
     /* Room for as many bytes as have arrived (the buffer doubles), at least
      * MIN_ALLOC: never the announced length up front, and a frame of n
      * bytes still fills in about log2(n / MIN_ALLOC) reads. */
     if (d->cap == d->have && resize(d, (size_t)d->have * 2) != 0)
-        return NULL;
+        return VSOK_E_NOMEM;
     size_t avail = d->cap - d->have;
     *room = avail < left ? avail : left;
-    return d->buf + d->have;
+    *p = d->buf + d->have;
+    return VSOK_OK;
+}
+
+uint8_t *vsok_decoder_prepare(vsok_decoder *d, size_t *room)
+{
+    uint8_t *p = NULL;
+    if (room == NULL)
+        return NULL;
+    return vsok_decoder_room(d, &p, room) == VSOK_OK ? p : NULL;
 }
 
 vsok_err vsok_decoder_commit(vsok_decoder *d, size_t n, vsok_msg *msg)

@@ -60,10 +60,14 @@ vsok_err vsok_socket_open(vsok_socket **out, int fd, const vsok_protocol *proto)
     s->fd = fd;
     s->proto = proto == &vsok_protocol_vsok ? NULL : proto;
     s->stream = vsok_stream_fd(fd);
-    if (s->proto == NULL &&
-        ((s->dec = vsok_decoder_new(0)) == NULL || (s->rbuf = malloc(READ_BUF)) == NULL)) {
-        vsok_socket_close(s);
-        return VSOK_E_NOMEM;
+    if (s->proto == NULL) {
+        vsok_err err = vsok_decoder_open(&s->dec, 0);
+        if (err == VSOK_OK && (s->rbuf = malloc(READ_BUF)) == NULL)
+            err = VSOK_E_NOMEM;
+        if (err != VSOK_OK) {
+            vsok_socket_close(s);
+            return err;
+        }
     }
     *out = s;
     return VSOK_OK;
@@ -140,9 +144,10 @@ vsok_err vsok_socket_set_max_payload(vsok_socket *s, size_t max_payload)
     if (s == NULL || s->dec == NULL || max_payload == 0 || max_payload > VSOK_MAX_PAYLOAD ||
         !vsok_decoder_at_boundary(s->dec) || vsok_decoder_offset(s->dec) != 0)
         return VSOK_E_INVAL;
-    vsok_decoder *d = vsok_decoder_new(max_payload);
-    if (d == NULL)
-        return VSOK_E_NOMEM;
+    vsok_decoder *d = NULL;
+    vsok_err err = vsok_decoder_open(&d, max_payload);
+    if (err != VSOK_OK)
+        return err;
     vsok_decoder_free(s->dec);
     s->dec = d;
     return VSOK_OK;
@@ -188,9 +193,13 @@ __attribute__((noinline)) static vsok_err recv_slow(vsok_socket *s, vsok_msg *ms
                 return protocol_error(s, err);
         }
         size_t n = 0, room = 0;
-        vsok_err err;
-        uint8_t *direct =
-            vsok_decoder_pending_length(s->dec) >= LARGE_MSG ? vsok_decoder_prepare(s->dec, &room) : NULL;
+        vsok_err err = VSOK_OK;
+        uint8_t *direct = NULL;
+        if (vsok_decoder_pending_length(s->dec) >= LARGE_MSG) {
+            err = vsok_decoder_room(s->dec, &direct, &room);
+            if (err == VSOK_E_NOMEM)
+                return err; /* state kept: the caller may retry */
+        }
         if (direct != NULL) {
             err = vsok__read_owed(&s->stream, direct, room, &n, deadline);
             if (err == VSOK_OK) {

@@ -1458,3 +1458,90 @@ Test(decoder, take_frames_same_size_run_stops_at_a_bad_or_short_frame)
     cr_assert_eq(sp.frames, 4);
     vsok_decoder_free(d);
 }
+
+/* ---- the constructor and room conventions (CONTRIBUTING.md) ---- */
+
+Test(decoder, open_tells_a_bad_maximum_from_success)
+{
+    vsok_decoder *d = (vsok_decoder *)1;
+    cr_assert_eq(vsok_decoder_open(&d, VSOK_MAX_PAYLOAD + 1), VSOK_E_INVAL);
+    cr_assert_null(d, "*out is NULL on failure");
+    cr_assert_eq(vsok_decoder_open(NULL, 0), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_open(&d, 0), VSOK_OK);
+    cr_assert_not_null(d);
+    uint8_t f[16];
+    size_t flen = tu_frame(f, "12345678", 8), consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, f, flen, &consumed, &m), VSOK_OK);
+    vsok_decoder_free(d);
+    cr_assert_eq(vsok_decoder_open(&d, 4), VSOK_OK);
+    cr_assert_eq(vsok_decoder_feed(d, f, flen, &consumed, &m), VSOK_E_TOO_LARGE, "the maximum holds");
+    vsok_decoder_free(d);
+    /* the old constructor keeps its source contract */
+    cr_assert_null(vsok_decoder_new(VSOK_MAX_PAYLOAD + 1));
+}
+
+Test(decoder, room_is_again_outside_a_payload_and_the_error_once_sticky)
+{
+    vsok_decoder *d = NULL;
+    cr_assert_eq(vsok_decoder_open(&d, 0), VSOK_OK);
+    uint8_t *p = (uint8_t *)1;
+    size_t room = 9;
+    cr_assert_eq(vsok_decoder_room(d, &p, &room), VSOK_E_AGAIN, "between frames: no room, not a failure");
+    cr_assert_null(p);
+    cr_assert_eq(room, 0);
+    uint8_t f[40];
+    size_t flen = tu_frame(f, "0123456789abcdef0123456789abcdef", 32), consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, f, 8, &consumed, &m), VSOK_E_AGAIN);
+    cr_assert_eq(vsok_decoder_room(d, &p, &room), VSOK_OK);
+    cr_assert_not_null(p);
+    cr_assert_eq(room, 32);
+    memcpy(p, f + 8, 32);
+    cr_assert_eq(vsok_decoder_commit(d, 32, &m), VSOK_OK);
+    cr_assert_eq(m.len, 32);
+    cr_assert_eq(memcmp(m.data, f + 8, 32), 0);
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"VSOX", 4, &consumed, &m), VSOK_E_MAGIC);
+    cr_assert_eq(vsok_decoder_room(d, &p, &room), VSOK_E_MAGIC, "the sticky error, not 'no room'");
+    cr_assert_eq(vsok_decoder_room(NULL, &p, &room), VSOK_E_INVAL);
+    cr_assert_eq(vsok_decoder_room(d, NULL, &room), VSOK_E_INVAL);
+    vsok_decoder_free(d);
+    (void)flen;
+}
+
+Test(decoder, room_out_of_memory_is_nomem_not_again)
+{
+#ifdef VSOK_TEST_ASAN
+    cr_skip_test("address-space limits do not work under ASan");
+#else
+    vsok_decoder *d = NULL;
+    cr_assert_eq(vsok_decoder_open(&d, 0), VSOK_OK);
+    uint8_t hdr[8];
+    cr_assert_eq(vsok_header_encode(hdr, VSOK_MAX_PAYLOAD), VSOK_OK);
+    size_t consumed;
+    vsok_msg m;
+    cr_assert_eq(vsok_decoder_feed(d, hdr, 8, &consumed, &m), VSOK_E_AGAIN);
+    uint8_t *p = NULL;
+    size_t room = 0, have = 0;
+    /* Fill the room as offered until the buffer is 512 KiB and full: the
+     * next room needs a 1 MiB buffer, new address space. */
+    for (int i = 0; i < 32 && have < 512 * 1024; i++) {
+        cr_assert_eq(vsok_decoder_room(d, &p, &room), VSOK_OK);
+        memset(p, 'x', room);
+        cr_assert_eq(vsok_decoder_commit(d, room, &m), VSOK_E_AGAIN);
+        have += room;
+    }
+    cr_assert_eq(have, 512 * 1024);
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+    lim = old;
+    lim.rlim_cur = vm_bytes(); /* no room to grow at all */
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    vsok_err r = vsok_decoder_room(d, &p, &room);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+    cr_assert_eq(r, VSOK_E_NOMEM, "%s", vsok_errname(r));
+    cr_assert_eq(vsok_decoder_room(d, &p, &room), VSOK_OK, "state kept: a retry succeeds");
+    cr_assert_gt(room, 0);
+    vsok_decoder_free(d);
+#endif
+}
