@@ -76,6 +76,12 @@ VSOK_API vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_
  * close-on-exec. */
 VSOK_API vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out);
 
+/* Accepts one connection on listen_fd, waiting up to timeout_ms (-1 = no
+ * limit): EINTR, EAGAIN and ECONNABORTED (a client that gave up in the
+ * backlog) wait for the next.  *fd_out gets a blocking, close-on-exec fd.
+ * VSOK_E_TIMEOUT (errno ETIMEDOUT), VSOK_E_IO with errno kept. */
+VSOK_API vsok_err vsok_addr_accept(int listen_fd, int timeout_ms, int *fd_out);
+
 /* The socket address vsok_addr_connect would connect to, for a caller that
  * connects by itself (an event loop's non-blocking connect): vsock and unix
  * as they are; tcp resolved as vsok_addr_connect resolves it (numeric

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,19 +42,12 @@ static int open_one(const peer_opts *o, const char *text, int *code)
             close(lfd);
             return -1;
         }
-        int64_t deadline = o->idle_ms > 0 ? vsok_now_ms() + o->idle_ms : -1;
-        for (;;) {
-            vsok_err e = vsok_wait_fd(lfd, POLLIN, deadline);
-            if (e != VSOK_OK) {
-                plog(LOG_ERROR, "accept", "error=%s", vsok_errname(e));
-                break;
-            }
-            fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0 || (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED))
-                break;
-        }
-        if (fd < 0 && errno)
+        int timeout = o->idle_ms <= 0 ? -1 : o->idle_ms > INT_MAX ? INT_MAX : (int)o->idle_ms;
+        vsok_err e = vsok_addr_accept(lfd, timeout, &fd);
+        if (e == VSOK_E_IO)
             plog(LOG_ERROR, "accept", "error=%s", log_q(q, sizeof q, strerror(errno)));
+        else if (e != VSOK_OK)
+            plog(LOG_ERROR, "accept", "error=%s", vsok_errname(e));
         if (a.kind == VSOK_ADDR_UNIX && !a.abstract)
             unlink(a.path);
         close(lfd);
@@ -69,8 +63,12 @@ static vsok_socket *open_socket(const peer_opts *o, const char *addr, int timeou
     int fd = open_one(o, addr, code);
     if (fd < 0)
         return NULL;
-    if (vsok_socket_open(&s, fd, NULL) != VSOK_OK ||
-        vsok_socket_set_max_payload(s, o->max_payload) != VSOK_OK) {
+    if (vsok_socket_open(&s, fd, NULL) != VSOK_OK) { /* fd closed by the handle */
+        *code = EXIT_IO;
+        return NULL;
+    }
+    if (vsok_socket_set_max_payload(s, o->max_payload) != VSOK_OK) {
+        vsok_socket_close(s);
         *code = EXIT_IO;
         return NULL;
     }

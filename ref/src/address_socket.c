@@ -229,6 +229,26 @@ static vsok_err connect_vsock(const vsok_addr *a, int64_t deadline, int *fd_out)
     return connect_nonblocking(AF_VSOCK, 0, (struct sockaddr *)&svm, sl, deadline, fd_out);
 }
 
+vsok_err vsok_addr_accept(int listen_fd, int timeout_ms, int *fd_out)
+{
+    if (fd_out == NULL || listen_fd < 0)
+        return VSOK_E_INVAL;
+    *fd_out = -1;
+    int64_t deadline = timeout_ms < 0 ? -1 : vsok_now_ms() + timeout_ms;
+    for (;;) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            *fd_out = fd;
+            return VSOK_OK;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            return VSOK_E_IO;
+        vsok_err e = vsok_wait_fd(listen_fd, POLLIN, deadline);
+        if (e != VSOK_OK)
+            return e;
+    }
+}
+
 vsok_err vsok_addr_sockaddr(const vsok_addr *a, struct sockaddr_storage *ss, socklen_t *len)
 {
     if (a == NULL || ss == NULL || len == NULL)

@@ -91,21 +91,13 @@ vsok_err vsok_socket_accept(vsok_socket **out, int listen_fd, int timeout_ms, co
     if (out == NULL || listen_fd < 0)
         return VSOK_E_INVAL;
     *out = NULL;
-    int64_t deadline = timeout_ms < 0 ? -1 : vsok_now_ms() + timeout_ms;
-    for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            if (peer != NULL && vsok_addr_from_fd(fd, 1, peer) != VSOK_OK)
-                memset(peer, 0, sizeof(*peer));
-            return vsok_socket_open(out, fd, proto);
-        }
-        /* ECONNABORTED: the client gave up in the backlog; wait for the next. */
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-            return VSOK_E_IO;
-        vsok_err e = vsok_wait_fd(listen_fd, POLLIN, deadline);
-        if (e != VSOK_OK)
-            return e;
-    }
+    int fd = -1;
+    vsok_err e = vsok_addr_accept(listen_fd, timeout_ms, &fd);
+    if (e != VSOK_OK)
+        return e;
+    if (peer != NULL && vsok_addr_from_fd(fd, 1, peer) != VSOK_OK)
+        memset(peer, 0, sizeof(*peer));
+    return vsok_socket_open(out, fd, proto);
 }
 
 void vsok_socket_close(vsok_socket *s)
