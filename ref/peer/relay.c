@@ -25,8 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/vm_sockets.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -452,31 +450,17 @@ static int resolve(relays *R)
 {
     vsok_addr *a = &R->target;
     R->target_salen = 0;
-    if (a->kind == VSOK_ADDR_VSOCK) {
-        struct sockaddr_vm svm;
-        memset(&svm, 0, sizeof svm);
-        svm.svm_family = AF_VSOCK;
-        svm.svm_cid = a->cid;
-        svm.svm_port = a->port;
-        memcpy(&R->target_sa, &svm, sizeof svm);
-        R->target_salen = sizeof svm;
-    } else if (a->kind == VSOK_ADDR_TCP) {
-        char port[16], q[600];
-        struct addrinfo hints, *res = NULL;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        snprintf(port, sizeof port, "%u", (unsigned)a->port);
-        int rc = getaddrinfo(a->host, port, &hints, &res);
-        if (rc != 0 || !res) {
+    if (a->kind == VSOK_ADDR_VSOCK || a->kind == VSOK_ADDR_TCP) {
+        /* the library's resolution (the same vsok_addr_connect uses): the
+         * first address getaddrinfo prefers, resolved once, at start */
+        char q[600];
+        vsok_err e = vsok_addr_sockaddr(a, &R->target_sa, &R->target_salen);
+        if (e != VSOK_OK) {
+            const char *why = e == VSOK_E_IO ? strerror(errno) : vsok_strerror(e);
             plog(LOG_ERROR, "address", "target=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, a->host),
-                 log_q(q + 300, 300, gai_strerror(rc)));
+                 log_q(q + 300, 300, why));
             return -1;
         }
-        /* the first address getaddrinfo prefers; resolved once, at start */
-        memcpy(&R->target_sa, res->ai_addr, res->ai_addrlen);
-        R->target_salen = res->ai_addrlen;
-        freeaddrinfo(res);
     }
     /* unix and fc connect through the library: immediate on a local
      * socket, and fc needs its CONNECT handshake */
