@@ -126,8 +126,27 @@ static vsok_err start_payload(vsok_decoder *d)
     return VSOK_OK;
 }
 
+static vsok_err feed_slow(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed, vsok_msg *msg);
+
 vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
                            vsok_msg *msg)
+{
+    /* The common case, a whole valid frame at the start of buf with the
+     * decoder between frames, as a leaf: no register saves, no loop set-up
+     * (vsok__decoder_whole checks state, magic, length and room). */
+    if (d != NULL && buf != NULL && consumed != NULL && msg != NULL && !d->in_payload) {
+        size_t whole = vsok__decoder_whole(d, buf, len, msg);
+        if (whole > 0) {
+            *consumed = whole;
+            return VSOK_OK;
+        }
+    }
+    return feed_slow(d, buf, len, consumed, msg);
+}
+
+/* Everything else: split headers and payloads, errors, bad arguments. */
+__attribute__((noinline)) static vsok_err feed_slow(vsok_decoder *d, const uint8_t *buf, size_t len,
+                                                    size_t *consumed, vsok_msg *msg)
 {
     if (consumed != NULL)
         *consumed = 0;
