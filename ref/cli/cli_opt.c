@@ -207,7 +207,7 @@ int cli_parse_choice(const char *s, const char *const *names, int *out, char *wh
 
 int cli_parse_pid(const char *s, pid_t *out, char *why, size_t whylen)
 {
-    uint64_t v;
+    uint64_t v = 0; /* gcc -O2 cannot see that a failed parse returns first */
     if (cli_parse_count(s, 0, 1, 4194304, &v, NULL, 0) != 0)
         return fail(why, whylen, "not a process id (a decimal number from 1 to 4194304)");
     *out = (pid_t)v;
