@@ -16,12 +16,14 @@
  * every report format carries them. */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <linux/sockios.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@
 #define PROGRESS_MS 3000
 #define SHRINK_RUNS 300
 #define SHRINK_MS 60000
+#define SHRINK_WAIT_MS 300 /* see the shrinking of timeouts */
 #define VECTOR_ID 9001 /* id of a written finding case (renumber when adding it to vectors/) */
 
 /* ---- options ---- */
@@ -222,6 +225,13 @@ static void xfer_run(xfer *t)
     int writing = 1, hooked = t->hook_at < 0;
     int64_t ready_at = 0, consume_until = 0, complete_at = 0;
     t->sent = 0;
+    /* A unix socket tells when the IUT has read a piece; TCP only when the
+     * peer's kernel acknowledged it (delayed ACKs), so a short wait there. */
+    int domain = 0;
+    socklen_t dl = sizeof domain;
+    int consume_ms = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_UNIX
+                         ? CONSUME_MAX_MS
+                         : 2;
     for (;;) {
         int64_t now = vc_now_ms();
         if (writing && t->sent == in->len) {
@@ -318,7 +328,7 @@ static void xfer_run(xfer *t)
                 if (next < in->ncuts && t->sent == in->cuts[next].offset) {
                     now = vc_now_ms();
                     ready_at = now + in->cuts[next].pause_ms;
-                    consume_until = now + CONSUME_MAX_MS;
+                    consume_until = now + consume_ms;
                     next++;
                 }
             } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -347,6 +357,7 @@ typedef struct fuzz {
     uint64_t execs, dismissed, unconfirmed;
     int drain_first; /* replay every execution drain-first (an RST-loss finding) */
     const char *want_rule;
+    int wait_ms; /* shrinking a finding that is a timeout: a shorter wait (0: the timeout) */
     long pid; long rss_base_kb; /* server memory */
 } fuzz;
 
@@ -531,7 +542,7 @@ static long vmrss_kb(long pid)
 static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
 {
     vc_ctx *x = F->x;
-    int T = x->o->timeout_ms;
+    int T = F->wait_ms ? F->wait_ms : x->o->timeout_ms;
     memset(o, 0, sizeof *o);
     o->first_diff = UINT64_MAX;
     F->execs++;
@@ -555,8 +566,13 @@ static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
     vc_reader rd;
     vc_reader_init(&rd, or.owed, or.nowed);
     second s = {.x = x};
+    /* The timeout is the IUT's: the runner's own pacing (pauses, waits for
+     * the IUT to take each piece) comes on top. */
+    int64_t pacing = (int64_t)in->ncuts * CONSUME_MAX_MS;
+    for (size_t k = 0; k < in->ncuts; k++)
+        pacing += in->cuts[k].pause_ms;
     xfer t = {.fd = &conn.fd, .in = in, .drain_at = UINT64_MAX, .hook_at = -1, .rd = &rd,
-              .deadline = vc_now_ms() + T, .must_close = or.must_close};
+              .deadline = vc_now_ms() + T + pacing, .must_close = or.must_close};
     if (drain_first && or.err)
         t.drain_at = or.valid_end;
     if (in->second >= 0 && x->o->role == VC_ROLE_SERVER) {
@@ -569,6 +585,11 @@ static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
     grade(&or, in, &t, &rd, T, o);
     char crash[160];
     vc_iut_crash(&conn, crash, sizeof crash);
+    /* A process of its own per connection, killed by SIGPIPE writing to a
+     * connection the runner had already ended: the default of every Unix
+     * filter, and harmless (a server killed so is caught as "gone"). */
+    if (conn.reaped && WIFSIGNALED(conn.status) && WTERMSIG(conn.status) == SIGPIPE)
+        crash[0] = 0;
     if (crash[0]) {
         if (!o->diverged) {
             snprintf(o->expected, sizeof o->expected, "the IUT handles the input without crashing");
@@ -897,6 +918,15 @@ static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const ou
     free(vec);
 }
 
+/* The finding's report line, as the fixed cases print theirs. */
+static void print_finding(vc_ctx *x, vc_run *run)
+{
+    if (x->o->tap || x->o->quiet)
+        return;
+    vc_report_line(stdout, run, &run->results[run->n - 1], x->o->color);
+    fflush(stdout);
+}
+
 static void summary(fuzz *F, vc_run *run, int64_t ms, int findings)
 {
     vc_case *c = &fz_cases[1];
@@ -989,8 +1019,10 @@ static size_t replay(fuzz *F, vc_run *run)
             F->dismissed++;
         }
     }
-    if (o.diverged)
+    if (o.diverged) {
         report_finding(F, run, &in, &o, 0, 0, 1);
+        print_finding(F->x, run);
+    }
     summary(F, run, vc_now_ms() - t0, o.diverged);
     vc_fz_input_free(&in);
     return 0;
@@ -1017,8 +1049,11 @@ size_t vc_fuzz_run(vc_ctx *x, const vc_catalogue *cat, vc_run *run, size_t nsel)
         outcome o;
         int64_t tx = vc_now_ms();
         execute(&F, &in, 0, &o);
-        if (getenv("VC_FZ_DEBUG"))
-            fprintf(stderr, "#%llu %lld ms len=%zu cuts=%zu end=%s\n", (unsigned long long)i, (long long)(vc_now_ms() - tx), in.len, in.ncuts, vc_fz_end_name(in.end));
+        if (x->o->verbose)
+            fprintf(stderr, "vsok-conform: fuzz input %llu: %zu bytes, %zu cuts, %s, %lld ms%s%s\n",
+                    (unsigned long long)i, in.len, in.ncuts, vc_fz_end_name(in.end),
+                    (long long)(vc_now_ms() - tx), o.diverged ? ": diverges, " : "",
+                    o.diverged ? o.rule : "");
         if (o.diverged && o.server_gone && prev.data) {
             /* the server died: the input before this one killed it */
             o.no_shrink = 1;
@@ -1056,14 +1091,29 @@ size_t vc_fuzz_run(vc_ctx *x, const vc_catalogue *cat, vc_run *run, size_t nsel)
                 fprintf(stderr, "vsok-conform: fuzz: input %llu diverges (%s); shrinking\n",
                         (unsigned long long)i, o.rule);
                 int64_t budget = fz_ms < SHRINK_MS ? (fz_ms > 10000 ? fz_ms : 10000) : SHRINK_MS;
+                /* A missing close or echo costs the whole wait on every
+                 * candidate that still diverges: shrink with a short one;
+                 * the result is checked with the full timeout below. */
+                if (o.timeout && x->o->timeout_ms > SHRINK_WAIT_MS)
+                    F.wait_ms = SHRINK_WAIT_MS;
+                vc_fz_input orig;
+                vc_fz_input_copy(&orig, &in);
                 runs = vc_fz_shrink(&in, still, &F, SHRINK_RUNS, vc_now_ms() + budget);
+                F.wait_ms = 0;
                 outcome fin;
                 execute(&F, &in, F.drain_first, &fin);
-                if (fin.diverged && !strcmp(fin.rule, o.rule))
+                if (fin.diverged && !strcmp(fin.rule, o.rule)) {
                     o = fin;
+                    vc_fz_input_free(&orig);
+                } else { /* the shrunk input does not reproduce at full timeout */
+                    vc_fz_input_free(&in);
+                    in = orig;
+                    runs = 0;
+                }
             }
             findings = 1;
             report_finding(&F, run, &in, &o, i, runs, 0);
+            print_finding(x, run);
             vc_fz_input_free(&in);
             break;
         }
