@@ -9,6 +9,8 @@ correct ones, deterministically.
       reproduces it.
   fuzz_test.py --conform BIN clean ROLE 'COMMAND' [SECONDS]
       a correct IUT gives no finding in a short fixed-seed campaign.
+  fuzz_test.py --conform BIN finds ROLE 'SERVER COMMAND' RULE
+      a faulty server that is not a mutant gives a finding of RULE.
   fuzz_test.py --conform BIN determinism
       the same seed generates the same inputs (--fuzz-dump), another seed others.
   fuzz_test.py --conform BIN cli
@@ -190,6 +192,20 @@ def t_clean(a):
     return 0
 
 
+def t_finds(a):
+    """A faulty IUT that is not a mutant (a server command): a finding of a.rule."""
+    with tempfile.TemporaryDirectory(prefix="vsok-fuzz-") as tmp:
+        def run(args):
+            rc, rep, secs = conform(a.conform, args + ["--fuzz", FIND_S, "--seed", SEED,
+                                                       "--timeout", "6000"], tmp)
+            found = [c for c in (rep or {"cases": []})["cases"] if c["verdict"] == "FAIL"]
+            if rc != 1 or not found or found[0]["failed_rule"] != a.rule:
+                fail(f"exit status {rc}, FAILs {found}; want 1 and a finding of {a.rule}")
+            print(f"found: {a.name} ({a.role}) in {secs:.1f} s: {a.rule}: {found[0]['actual']}")
+        with_iut(a.role, shlex.split(a.name), run, tmp)
+    return 0
+
+
 def t_determinism(a):
     def dump(seed):
         p = subprocess.run([a.conform, "--fuzz-dump", "300", "--seed", seed],
@@ -228,7 +244,7 @@ def main():
     ap.add_argument("--conform", required=True)
     ap.add_argument("--mutant-bin")
     ap.add_argument("--table")
-    ap.add_argument("test", choices=("find", "clean", "determinism", "cli"))
+    ap.add_argument("test", choices=("find", "finds", "clean", "determinism", "cli"))
     ap.add_argument("role", nargs="?")
     ap.add_argument("name", nargs="?", help="find: the mutant; clean: the IUT command")
     ap.add_argument("role_seconds", nargs="?")
@@ -238,6 +254,9 @@ def main():
         return t_find(a)
     if a.test == "clean":
         return t_clean(a)
+    if a.test == "finds":
+        a.rule = a.role_seconds
+        return t_finds(a)
     if a.test == "determinism":
         return t_determinism(a)
     return t_cli(a)
