@@ -369,9 +369,11 @@ void vc_fz_input_copy(vc_fz_input *dst, const vc_fz_input *src)
 {
     *dst = *src;
     dst->data = vc_xmalloc(src->len ? src->len : 1);
-    memcpy(dst->data, src->data, src->len);
+    if (src->len)
+        memcpy(dst->data, src->data, src->len);
     dst->cuts = vc_xmalloc((src->ncuts ? src->ncuts : 1) * sizeof *dst->cuts);
-    memcpy(dst->cuts, src->cuts, src->ncuts * sizeof *dst->cuts);
+    if (src->ncuts)
+        memcpy(dst->cuts, src->cuts, src->ncuts * sizeof *dst->cuts);
 }
 
 const char *vc_fz_end_name(vc_fz_end e)
