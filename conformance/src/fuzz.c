@@ -745,10 +745,22 @@ static int write_vector(const char *path, const vc_fz_input *in, const outcome *
     vc_json_str(f, vc_rule_text(o->rule)[0] ? vc_rule_text(o->rule) : o->rule);
     fprintf(f, ", \"effect\": ");
     vc_json_str(f, o->actual);
+    int reset = in->ncuts && in->end == VC_FZ_RST;
+    if (in->ncuts)
+        fprintf(f, "},\n  \"split\": {\"description\": \"The case carries a delivery schedule: the "
+                   "bytes are written in several pieces (possibly with pauses).\", \"bug\": \"Readers "
+                   "that assume a header or a frame arrives in one read().\", \"effect\": \"Messages "
+                   "corrupted or reported as Truncated on a slow or fragmented transport.\"");
+    if (reset)
+        fprintf(f, "},\n  \"reset\": {\"description\": \"The sender ends the stream with an abortive "
+                   "close (RST).\", \"bug\": \"An implementation that crashes or misbehaves when the "
+                   "peer resets the connection.\", \"effect\": \"A peer's reset takes the "
+                   "implementation down.\"");
     fprintf(f, "}\n },\n \"cases\": [\n  {\n   \"id\": %d,\n   \"name\": \"fuzz-finding-%d\",\n"
                "   \"description\": ", VECTOR_ID + n - 1, n);
     vc_json_str(f, desc);
-    fprintf(f, ",\n   \"tags\": [\"fuzz\"],\n   \"input\": [");
+    fprintf(f, ",\n   \"tags\": [\"fuzz\"%s%s],\n   \"input\": [", in->ncuts ? ", \"split\"" : "",
+            reset ? ", \"reset\"" : "");
     json_bytes(f, in->data, in->len);
     fprintf(f, "],\n   \"input_len\": %zu,\n   \"input_sha256\": ", in->len);
     json_sha(f, in->data, in->len);

@@ -20,14 +20,17 @@ ROLE is exec, server (a unix: socket), server-tcp or client.  A server is
 started here and stopped by its own pid; every wait is bounded.
 """
 import argparse
+import importlib.machinery
 import json
 import os
+import random
 import select
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
+import types
 
 SEED = "0x5eed"
 FIND_S = "60s"
@@ -125,6 +128,31 @@ def with_iut(role, argv, fn, tmp):
             server.stop()
 
 
+def check_vector(path, bin_path):
+    """The vector case is valid against vectors/schema.json and correct for
+    the .bin, by scripts/vectors-check (an independent decoder)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    loader = importlib.machinery.SourceFileLoader(
+        "vectors_check", os.path.join(root, "scripts", "vectors-check"))
+    vc = types.ModuleType(loader.name)
+    vc.__file__ = loader.path
+    loader.exec_module(vc)
+    with open(os.path.join(root, "vectors", "schema.json")) as f:
+        schema = vc.Schema(json.load(f))
+    with open(path) as f:
+        doc = json.load(f)
+    errs = schema.errors(doc)
+    if errs:
+        fail(f"{path} is not valid against vectors/schema.json: {errs[:5]}")
+    case = doc["cases"][0]
+    vc.check_decoder_case(path, case, random.Random(1), False)
+    if vc.ERRORS:
+        fail(f"vectors-check on {path}: {vc.ERRORS[:5]}")
+    with open(bin_path, "rb") as b:
+        if vc.stream_bytes(case["input"]) != b.read():
+            fail("the vector case and the .bin hold different bytes")
+
+
 def t_find(a):
     rows = fail_rows(a.table)
     if a.name not in rows:
@@ -148,10 +176,7 @@ def t_find(a):
             if not f["reproducer"].get("bin") or not os.path.exists(f["reproducer"]["bin"]):
                 fail("the finding's .bin was not written")
             vec = os.path.join(tmp, "out", "fuzz.finding.1.json")
-            with open(vec) as v:
-                case = json.load(v)["cases"][0]
-            if case["input_len"] != os.path.getsize(f["reproducer"]["bin"]):
-                fail("the vector case and the .bin disagree on the input length")
+            check_vector(vec, f["reproducer"]["bin"])
             if a.role.startswith("server") and "not shrunk" in (f.get("note") or ""):
                 return  # the server died: nothing left to replay against
             # the replay line reproduces it (on a live IUT)
