@@ -36,7 +36,7 @@
 #endif
 
 #define STAY_GRACE_MS 25   /* a valid stream left open: watch this long for a wrong close */
-#define CONSUME_MAX_MS 20  /* after a cut: wait this long for the IUT to take the bytes */
+#define CONSUME_MAX_MS 1000 /* after a cut: wait up to this long for the IUT to take the bytes */
 #define PROGRESS_MS 3000
 #define SHRINK_RUNS 300
 #define SHRINK_MS 60000
@@ -230,9 +230,8 @@ static void xfer_run(xfer *t)
      * peer's kernel acknowledged it (delayed ACKs), so a short wait there. */
     int domain = 0;
     socklen_t dl = sizeof domain;
-    int consume_ms = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_UNIX
-                         ? CONSUME_MAX_MS
-                         : 2;
+    int observable = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 && domain == AF_UNIX;
+    int consume_ms = observable ? CONSUME_MAX_MS : 2;
     for (;;) {
         int64_t now = vc_now_ms();
         if (writing && t->sent == in->len) {
@@ -265,15 +264,20 @@ static void xfer_run(xfer *t)
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int64_t wake = limit;
-        int fine = 0;
+        int fine = 0, pacing = 0;
         if (writing) {
             int can = now >= ready_at;
+            pacing = !can;
             if (!can && ready_at < wake)
                 wake = ready_at;
             /* make the cut observable: the IUT reads the piece on its own */
-            if (can && now < consume_until && unread(fd) > 0) {
-                can = 0;
-                fine = 1;
+            if (can && consume_until && unread(fd) > 0) {
+                if (now < consume_until) {
+                    can = 0;
+                    fine = pacing = 1;
+                } else if (observable) {
+                    consume_ms = 0; /* it does not read now: stop waiting for it */
+                }
             }
             if (can && t->sent == t->drain_at && t->rd->state != VC_R_COMPLETE)
                 can = 0; /* drain-first: every owed echo before the rest */
@@ -292,6 +296,9 @@ static void xfer_run(xfer *t)
             ts.tv_nsec = (long)(d % 1000) * 1000000L;
         }
         int rc = ppoll(&p, 1, &ts, NULL);
+        /* the timeout is the IUT's: the runner's own pacing comes on top */
+        if (pacing)
+            t->deadline += vc_now_ms() - now;
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -329,7 +336,7 @@ static void xfer_run(xfer *t)
                 if (next < in->ncuts && t->sent == in->cuts[next].offset) {
                     now = vc_now_ms();
                     ready_at = now + in->cuts[next].pause_ms;
-                    consume_until = now + consume_ms;
+                    consume_until = consume_ms ? now + consume_ms : 0;
                     next++;
                 }
             } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -569,13 +576,8 @@ static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
     vc_reader rd;
     vc_reader_init(&rd, or.owed, or.nowed);
     second s = {.x = x};
-    /* The timeout is the IUT's: the runner's own pacing (pauses, waits for
-     * the IUT to take each piece) comes on top. */
-    int64_t pacing = (int64_t)in->ncuts * CONSUME_MAX_MS;
-    for (size_t k = 0; k < in->ncuts; k++)
-        pacing += in->cuts[k].pause_ms;
     xfer t = {.fd = &conn.fd, .in = in, .drain_at = UINT64_MAX, .hook_at = -1, .rd = &rd,
-              .deadline = vc_now_ms() + T + pacing, .must_close = or.must_close};
+              .deadline = vc_now_ms() + T, .must_close = or.must_close};
     if (drain_first && or.err)
         t.drain_at = or.valid_end;
     if (in->second >= 0 && x->o->role == VC_ROLE_SERVER) {
