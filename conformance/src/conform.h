@@ -242,4 +242,52 @@ char *vc_shell_quote(const char *s);
 void *vc_xmalloc(size_t n);
 void *vc_xrealloc(void *p, size_t n);
 
+
+/* --- fuzz mode: vsok-conform --fuzz DURATION (fuzz.c, fuzz_gen.c, fuzz_shrink.c) --- */
+
+/* How a fuzz input ends once its last byte is written. */
+typedef enum vc_fz_end {
+    VC_FZ_FIN,  /* shutdown(SHUT_WR) */
+    VC_FZ_RST,  /* SO_LINGER 0 + close: an abortive close */
+    VC_FZ_OPEN, /* write side left open */
+} vc_fz_end;
+const char *vc_fz_end_name(vc_fz_end e);
+
+/* One generated input: the bytes, where the writes are cut, how it ends. */
+typedef struct vc_fz_input {
+    uint8_t *data;
+    size_t len;
+    vc_split *cuts; /* strictly increasing offsets in (0, len) */
+    size_t ncuts;
+    vc_fz_end end;
+    int64_t second;  /* server role: open a second connection at this offset (-1: none) */
+    char origin[96]; /* how it was made, for dumps and reports */
+} vc_fz_input;
+void vc_fz_input_free(vc_fz_input *in);
+void vc_fz_input_copy(vc_fz_input *dst, const vc_fz_input *src);
+/* Drops cuts outside (0, len), keeps them strictly increasing. */
+void vc_fz_input_fix(vc_fz_input *in);
+
+/* fuzz_gen.c: input number index of the campaign seeded with seed.  A pure
+ * function of (seed, index, the catalogue's inputs, roles): the same seed
+ * gives the same sequence.  cat may be NULL (no seeds). */
+void vc_fz_generate(vc_fz_input *out, uint64_t seed, uint64_t index, const vc_catalogue *cat,
+                    vc_role role);
+
+/* fuzz_shrink.c: makes in smaller while still(ctx, candidate) says it
+ * diverges the same way; at most max_runs calls and until deadline
+ * (vc_now_ms).  Returns the number of calls made. */
+typedef int (*vc_fz_still)(void *ctx, const vc_fz_input *candidate);
+int vc_fz_shrink(vc_fz_input *in, vc_fz_still still, void *ctx, int max_runs, int64_t deadline);
+
+#define VC_FUZZ_OPT 0x1000 /* getopt values of --fuzz, --fuzz-replay, --fuzz-dump */
+/* fuzz.c: options (which: 0 --fuzz, 1 --fuzz-replay, 2 --fuzz-dump);
+ * -1 with a message on stderr for a bad value. */
+int vc_fuzz_opt(int which, const char *arg);
+/* --fuzz-dump N: prints the first N inputs and returns 1 (0: not asked). */
+int vc_fuzz_dump(const vc_opts *o, const vc_catalogue *cat, FILE *f);
+/* Runs the campaign (or the replay) when asked and returns 0, with the
+ * findings (and one summary) as results in run; returns nsel otherwise. */
+size_t vc_fuzz_run(vc_ctx *x, const vc_catalogue *cat, vc_run *run, size_t nsel);
+
 #endif

@@ -59,6 +59,9 @@ static void usage(FILE *f)
         "  --color WHEN     auto, always or never    -v verbose (every case, IUT stderr)\n"
         "  --strict         NON-STRICT (robustness) verdicts also make the exit status 1\n"
         "  -q               summary only\n"
+        "  --fuzz DURATION  differential fuzzing instead of the fixed cases (60s, 500ms, 2m):\n"
+        "                   stops at the first divergence, shrinks it, writes a reproducer;\n"
+        "                   --fuzz-replay FILE.bin replays one, --fuzz-dump N lists inputs\n"
         "A bad option value is a one-line error naming the option; exit status 2.\n"
         "exit status: 0 no case failed, 1 some case FAILed or had an ERROR (or, with --strict, was\n"
         "NON-STRICT), 2 could not start (bad command line included)\n",
@@ -231,6 +234,7 @@ int main(int argc, char **argv)
         {"iut-pid", 1, 0, O_IUT_PID},     {"color", 1, 0, O_COLOR},     {"colour", 1, 0, O_COLOR},
         {"label", 1, 0, O_LABEL},         {"verbose", 0, 0, 'v'},       {"quiet", 0, 0, 'q'},
         {"strict", 0, 0, O_STRICT},
+        {"fuzz", 1, 0, VC_FUZZ_OPT}, {"fuzz-replay", 1, 0, VC_FUZZ_OPT + 1}, {"fuzz-dump", 1, 0, VC_FUZZ_OPT + 2},
         {"help", 0, 0, 'h'},              {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     int ch;
     char why[256];
@@ -299,6 +303,10 @@ int main(int argc, char **argv)
         }
         case O_LABEL: o.label = optarg; break;
         case O_STRICT: o.strict = 1; break;
+        case VC_FUZZ_OPT: case VC_FUZZ_OPT + 1: case VC_FUZZ_OPT + 2:
+            if (vc_fuzz_opt(ch - VC_FUZZ_OPT, optarg) != 0)
+                return bad_usage(&o);
+            break;
         case 'v': o.verbose = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -347,6 +355,10 @@ int main(int argc, char **argv)
         if (selected(&o, &cat.cases[i]))
             sel[nsel++] = &cat.cases[i];
 
+    if (vc_fuzz_dump(&o, &cat, stdout)) {
+        rc = 0;
+        goto done;
+    }
     if (o.list) {
         for (size_t i = 0; i < nsel; i++)
             printf("%-40s %-20s %s  [%s]\n", sel[i]->id, sel[i]->rule, sel[i]->title, sel[i]->tags);
@@ -411,6 +423,7 @@ int main(int argc, char **argv)
     int64_t t0 = vc_now_ms();
     x.run_deadline = t0 + (int64_t)o.budget_s * 1000;
     int progress = o.color && !o.tap && !o.quiet;
+    nsel = vc_fuzz_run(&x, &cat, &run, nsel);
     for (size_t i = 0; i < nsel; i++) {
         if (progress) {
             fprintf(out, "\r\033[K[%zu/%zu] %s", i + 1, nsel, sel[i]->id);
