@@ -42,18 +42,17 @@ static void open_failed(vc_ctx *x, vc_result *res, vc_result *prev, int refused,
         set(&res->actual, vc_printf("the runner could not open a connection: %s", err));
         return;
     }
-    x->down = 1;
     if (prev && (prev->verdict == VC_PASS || prev->verdict == VC_NONSTRICT)) {
         verdict(prev, VC_FAIL, "VSOK-SURVIVE");
         set(&prev->expected, vc_printf("the IUT keeps serving new connections after this case"));
         set(&prev->actual, vc_printf("the next connection failed: %s (crashed?)", err));
-        snprintf(x->down_since, sizeof x->down_since, "%s", prev->c->id);
-        skip(res, vc_printf("not run: the IUT is down since case %s", x->down_since));
+        vc_mark_down(x, prev->c);
+        skip(res, vc_printf("not run: the IUT is down since case %s", vc_down_since(x)));
     } else if (prev) {
-        snprintf(x->down_since, sizeof x->down_since, "%s", prev->c->id);
-        skip(res, vc_printf("not run: the IUT is down since case %s (%s)", x->down_since, err));
+        vc_mark_down(x, prev->c);
+        skip(res, vc_printf("not run: the IUT is down since case %s (%s)", vc_down_since(x), err));
     } else {
-        snprintf(x->down_since, sizeof x->down_since, "%s", res->c->id);
+        vc_mark_down(x, res->c);
         verdict(res, VC_FAIL, "VSOK-SURVIVE");
         set(&res->expected, vc_strdup("the IUT accepts a connection"));
         set(&res->actual, vc_strdup(err));
@@ -432,7 +431,7 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
         return;
     }
     if (x->down) {
-        skip(res, vc_printf("not run: the IUT is down since case %s", x->down_since));
+        skip(res, vc_printf("not run: the IUT is down since case %s", vc_down_since(x)));
         return;
     }
     if (x->run_deadline && t0 >= x->run_deadline) {
@@ -465,8 +464,7 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
         int ok = res->verdict == VC_PASS || res->verdict == VC_NONSTRICT;
         if (p == VC_PROBE_GONE || p == VC_PROBE_WEDGED) {
             /* Gone or wedged: report it here, once, and skip the rest. */
-            x->down = 1;
-            snprintf(x->down_since, sizeof x->down_since, "%s", c->id);
+            vc_mark_down(x, c);
             if (ok) {
                 verdict(res, VC_FAIL, "VSOK-SURVIVE");
                 set(&res->expected, vc_strdup("after this case, a fresh connection gets a correct "

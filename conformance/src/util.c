@@ -1,6 +1,7 @@
 /* util.c - small helpers: PRNG, allocation that cannot return NULL,
  * formatting. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,4 +147,23 @@ int vc_mkdir_p(const char *dir)
         rc = -1;
     free(p);
     return rc;
+}
+
+/* Case order is catalogue order, and the catalogue is one array: the
+ * earlier case has the lower address.  A compare-and-swap loop keeps the
+ * earliest, so concurrent workers that all find the IUT down agree on one
+ * name whatever order they finish in. */
+void vc_mark_down(vc_ctx *x, const vc_case *c)
+{
+    const vc_case *cur = atomic_load(&x->down_case);
+    while (!cur || (uintptr_t)c < (uintptr_t)cur)
+        if (atomic_compare_exchange_weak(&x->down_case, &cur, c))
+            break;
+    atomic_store(&x->down, 1);
+}
+
+const char *vc_down_since(const vc_ctx *x)
+{
+    const vc_case *c = atomic_load(&((vc_ctx *)x)->down_case);
+    return c && c->id ? c->id : "?";
 }
