@@ -212,6 +212,7 @@ static int preflight(vc_ctx *x, char *err, size_t errlen)
  * byte per second) would otherwise hold the runner for the whole budget. */
 #define DEADLINE_STREAK 5
 #define PROGRESS_EVERY_MS 5000
+#define ENDED_NOTE "not run: the run ended early: the IUT kept missing its deadlines (see the summary)"
 
 enum { CL_FREE, CL_PLAIN, CL_HOSTILE, CL_ALONE, CL_N };
 enum { ST_WAIT, ST_RUNNING, ST_DONE };
@@ -324,8 +325,10 @@ static void commit_one(vc_sched *s, size_t i)
         fprintf(s->out, "\r\033[K");
     if (!o->tap && !o->quiet &&
         (o->verbose || (r->verdict != VC_PASS &&
-                        !(r->verdict == VC_SKIP && r->note && !strncmp(r->note, "applies", 7)))))
-        vc_report_line(s->out, s->run, r, o->color);
+                        !(r->verdict == VC_SKIP && r->note &&
+                          (!strncmp(r->note, "applies", 7) ||
+                           !strncmp(r->note, ENDED_NOTE, sizeof ENDED_NOTE - 1))))))
+        vc_report_line(s->out, s->run, r, o->color); /* the early end is said once, at the end */
 }
 
 static void commit_ready(vc_sched *s)
@@ -372,8 +375,7 @@ static void *worker(void *arg)
             r->c = c;
             r->verdict = VC_SKIP;
             r->first_diff = UINT64_MAX;
-            r->note = vc_strdup("not run: the run ended early (see the summary): the IUT kept "
-                                "missing its deadlines");
+            r->note = vc_strdup(ENDED_NOTE);
         } else {
             vc_run_case(s->x, c, r, prev);
         }
