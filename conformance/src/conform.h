@@ -237,6 +237,9 @@ int vc_report_junit(const char *path, const vc_run *run);
 int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith,
                    char *err, size_t errlen);
 void vc_json_str(FILE *f, const char *s);
+/* html.c: 0 when path is a readable vsok-conform JSON report of format 1;
+ * else -1 with a one-line reason naming the file. */
+int vc_html_check(const char *path, char *err, size_t errlen);
 
 /* util.c */
 uint64_t vc_splitmix64(uint64_t *state);

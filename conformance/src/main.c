@@ -602,6 +602,16 @@ int main(int argc, char **argv)
         rc = 0;
         goto done;
     }
+    /* --html-with files are checked now: a bad one must not cost a run */
+    for (size_t i = 0; i < o.nhtml_with; i++)
+        if (vc_html_check(o.html_with[i], err, sizeof err) != 0) {
+            fprintf(stderr, "vsok-conform: --html-with: %s\n", err);
+            goto done;
+        }
+    if (o.nhtml_with && !o.html) {
+        fprintf(stderr, "vsok-conform: --html-with needs --html FILE\n");
+        goto done;
+    }
     int have_target = o.role == VC_ROLE_CLIENT ? o.listen != NULL : o.target != NULL;
     if (!have_target && o.html && o.nhtml_with) {
         rc = vc_report_html(o.html, NULL, o.html_with, o.nhtml_with, err, sizeof err) ? 2 : 0;
