@@ -375,8 +375,8 @@ static int load_report(const char *name, const char *buf, size_t len, jv *out, c
         return -1;
     }
     for (size_t i = 0; i < cases->n; i++)
-        if (!jstr(&cases->kid[i], "id") || !jstr(&cases->kid[i], "verdict")) {
-            snprintf(err, errlen, "%s: case %zu has no \"id\" or \"verdict\"", name, i);
+        if (cases->kid[i].t != J_OBJ || !jstr(&cases->kid[i], "verdict")) {
+            snprintf(err, errlen, "%s: case %zu is not an object with a \"verdict\"", name, i);
             jfree(out);
             return -1;
         }
@@ -537,6 +537,8 @@ static void render(FILE *f, jv *runs, size_t nruns)
         const jv *cases = jget(&runs[r], "cases");
         for (size_t i = 0; i < cases->n; i++) {
             const char *id = jstr(&cases->kid[i], "id");
+            if (!id)
+                id = ""; /* a result that is not from the catalogue may have none */
             size_t k = 0;
             while (k < nrows && strcmp(ids[k], id) != 0)
                 k++;

@@ -300,7 +300,13 @@ static void commit_one(vc_sched *s, size_t i)
                                   "time (--jobs %d; --jobs 1 names the exact case)",
                                   dc->id, s->jobs));
         } else if (r->verdict == VC_SKIP && r->note && strstr(r->note, "IUT is down since case")) {
-            set_note(r, vc_printf("not run: the IUT is down since case %s", dc->id));
+            /* skipped before a concurrent, earlier case lowered down_case */
+            char *want = vc_printf("not run: the IUT is down since case %s", dc->id);
+            size_t n = strlen(want);
+            if (strncmp(r->note, want, n) != 0 || (r->note[n] && r->note[n] != ' '))
+                set_note(r, want);
+            else
+                free(want);
         }
     }
     if (applies && !s->ended) {
