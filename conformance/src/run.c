@@ -52,10 +52,12 @@ static void open_failed(vc_ctx *x, vc_result *res, vc_result *prev, int refused,
         vc_mark_down(x, prev->c);
         skip(res, vc_printf("not run: the IUT is down since case %s (%s)", vc_down_since(x), err));
     } else {
+        /* No earlier case to blame: the first case, or (--jobs) one that
+         * ran alongside the case that took the IUT down. */
         vc_mark_down(x, res->c);
         verdict(res, VC_FAIL, "VSOK-SURVIVE");
         set(&res->expected, vc_strdup("the IUT accepts a connection"));
-        set(&res->actual, vc_strdup(err));
+        set(&res->actual, vc_printf("%s (crashed?)", err));
     }
 }
 
