@@ -167,6 +167,8 @@ typedef struct vc_ctx {
 /* util.c: the IUT was found down in case c.  With concurrent cases the
  * earliest case (in catalogue order) that found it down is the one named. */
 void vc_mark_down(vc_ctx *x, const vc_case *c);
+/* Was it found down in c or an earlier case? */
+int vc_down_before(const vc_ctx *x, const vc_case *c);
 /* Id of that case ("?" when none). */
 const char *vc_down_since(const vc_ctx *x);
 

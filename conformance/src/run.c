@@ -433,7 +433,7 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
         skip(res, vc_printf("applies to the server role only"));
         return;
     }
-    if (x->down) {
+    if (vc_down_before(x, c)) {
         skip(res, vc_printf("not run: the IUT is down since case %s", vc_down_since(x)));
         return;
     }

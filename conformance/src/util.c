@@ -189,3 +189,13 @@ size_t vc_utf8_len(const unsigned char *p)
     }
     return 0;
 }
+
+/* Was the IUT found down in a case before c?  A case that started at the
+ * same time as a later one that found it down still runs (and, when it too
+ * finds the IUT gone, becomes the case named), so the name does not depend
+ * on which worker got there first. */
+int vc_down_before(const vc_ctx *x, const vc_case *c)
+{
+    const vc_case *d = atomic_load(&((vc_ctx *)x)->down_case);
+    return d && (uintptr_t)d <= (uintptr_t)c;
+}
