@@ -81,6 +81,8 @@ typedef struct vc_case {
     int read_after_send;   /* pipelining: read nothing until every byte is written */
     int early;             /* a late close is NON-STRICT, not FAIL */
     int hostile;           /* check that the IUT still serves afterwards */
+    int alone;             /* never run concurrently with another case (--jobs): it measures
+                              the IUT as a whole (memory, other connections) */
 } vc_case;
 
 typedef struct vc_catalogue {
@@ -129,6 +131,7 @@ typedef struct vc_opts {
     const char **html_with;
     size_t nhtml_with;
     int tap, list, verbose, quiet, strict;
+    int jobs; /* cases run concurrently (--jobs); 1 in the client role */
     int color; /* -1 auto */
     const char **pick, **skip;
     size_t npick, nskip;
@@ -149,20 +152,31 @@ typedef struct vc_conn {
     int killed; /* the runner killed it */
 } vc_conn;
 
+/* Run-wide state, shared by the --jobs workers: what one case learns about
+ * the IUT (it is down, it never closes) applies to every later case, so
+ * these fields are atomics.  Everything per connection (buffers, readers,
+ * vc_conn, vc_xfer) lives on the worker's stack or in thread-local storage. */
 typedef struct vc_ctx {
     vc_opts *o;
     int listen_fd;   /* client role */
     char listen_text[256];
     int pending_fd;  /* client role: a connection accepted by the preflight */
-    int down;        /* the IUT stopped serving; rest is skipped */
-    char down_since[160];
-    int lingering;   /* spawned processes that did not exit after close */
-    int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
-    int close_misses;       /* protocol errors after which the IUT did not close */
+    _Atomic int down; /* the IUT stopped serving; rest is skipped */
+    const vc_case *_Atomic down_case; /* where it was found down (vc_mark_down) */
+    _Atomic int lingering;   /* spawned processes that did not exit after close */
+    _Atomic int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
+    _Atomic int close_misses;       /* protocol errors after which the IUT did not close */
     int probe_baseline;     /* the probe's result before any case ran */
     int64_t run_deadline;
-    uint8_t *rbuf; /* 64 KiB read buffer */
 } vc_ctx;
+
+/* util.c: the IUT was found down in case c.  With concurrent cases the
+ * earliest case (in catalogue order) that found it down is the one named. */
+void vc_mark_down(vc_ctx *x, const vc_case *c);
+/* Was it found down in c or an earlier case? */
+int vc_down_before(const vc_ctx *x, const vc_case *c);
+/* Id of that case ("?" when none). */
+const char *vc_down_since(const vc_ctx *x);
 
 /* iut.c */
 int vc_iut_start(vc_ctx *x, char *err, size_t errlen);
@@ -219,7 +233,10 @@ typedef struct vc_run {
     int64_t duration_ms;
     char started[32];
     const char *vectors_note;
+    const char *ended; /* why the run ended early (remaining cases SKIP), or NULL */
 } vc_run;
+/* Does r count as a failure of the run (FAIL, ERROR; NON-STRICT with --strict)? */
+int vc_result_failed(const vc_opts *o, const vc_result *r);
 void vc_report_line(FILE *f, const vc_run *run, const vc_result *r, int color);
 void vc_report_human(FILE *f, const vc_run *run, int color);
 void vc_report_tap(FILE *f, const vc_run *run);
@@ -228,6 +245,9 @@ int vc_report_junit(const char *path, const vc_run *run);
 int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith,
                    char *err, size_t errlen);
 void vc_json_str(FILE *f, const char *s);
+/* html.c: 0 when path is a readable vsok-conform JSON report of format 1;
+ * else -1 with a one-line reason naming the file. */
+int vc_html_check(const char *path, char *err, size_t errlen);
 
 /* util.c */
 uint64_t vc_splitmix64(uint64_t *state);
@@ -241,6 +261,7 @@ int vc_mkdir_p(const char *dir);
 char *vc_shell_quote(const char *s);
 void *vc_xmalloc(size_t n);
 void *vc_xrealloc(void *p, size_t n);
+size_t vc_utf8_len(const unsigned char *p);
 
 
 /* --- fuzz mode: vsok-conform --fuzz DURATION (fuzz.c, fuzz_gen.c, fuzz_shrink.c) --- */

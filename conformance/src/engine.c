@@ -10,7 +10,8 @@
 
 #include "conform.h"
 
-static uint8_t rbuf[VC_CHUNK];
+/* per thread: --jobs runs exchanges concurrently */
+static _Thread_local uint8_t rbuf[VC_CHUNK];
 
 static ssize_t send_some(int fd, const uint8_t *p, size_t n)
 {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +38,19 @@ static const char *exec_prefix(const char *cmd)
 }
 
 /* Spawned process groups still alive, so an interrupted run kills them
- * (by their ids) instead of leaving a silent IUT behind. */
-#define MAX_LIVE 16
-static volatile sig_atomic_t live[MAX_LIVE];
+ * (by their ids) instead of leaving a silent IUT behind.  Slots are claimed
+ * with atomics: --jobs workers spawn concurrently, and the signal handler
+ * reads the table (lock-free atomics are async-signal-safe). */
+#define MAX_LIVE 256
+static _Atomic pid_t live[MAX_LIVE];
 
 static void track(pid_t pid, int on)
 {
-    for (int i = 0; i < MAX_LIVE; i++)
-        if (on ? live[i] == 0 : live[i] == pid) {
-            live[i] = on ? pid : 0;
+    for (int i = 0; i < MAX_LIVE; i++) {
+        pid_t want = on ? 0 : pid;
+        if (atomic_compare_exchange_strong(&live[i], &want, on ? pid : 0))
             return;
-        }
+    }
 }
 
 static void on_signal(int sig)

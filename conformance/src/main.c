@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,8 @@ static void usage(FILE *f)
         "  --vectors FILE   the vector set (default %s; none leaves vector cases out)\n"
         "  --budget T       whole-run time limit, whole seconds: 600, 10m, 1h (default 10m):\n"
         "                   later cases SKIP\n"
+        "  --jobs N         cases run at the same time (default: the number of online cores;\n"
+        "                   the client role runs one at a time)\n"
         "  --iut-pid PID    the server's process id, for the memory check on tcp: targets\n"
         "  --color WHEN     auto, always or never    -v verbose (every case, IUT stderr)\n"
         "  --strict         NON-STRICT (robustness) verdicts also make the exit status 1\n"
@@ -209,6 +213,285 @@ static int preflight(vc_ctx *x, char *err, size_t errlen)
     return 0;
 }
 
+/* --- the run loop: --jobs workers, results committed in case order ---
+ *
+ * Workers take cases strictly in catalogue order; a case that must not
+ * overlap another one waits until nothing else is in flight.  Results are
+ * stored by case index and committed (post-processed, printed) in case
+ * order by whichever worker finishes the case that completes the prefix, so
+ * the reports are identical whatever the interleaving.  Which cases overlap:
+ *   - never: cases marked alone, and every case that is not a plain
+ *     exchange (stall-serves-others, the memory check): they measure the IUT
+ *     as a whole;
+ *   - server role: hostile cases (a protocol error, followed by a survival
+ *     probe) overlap only other hostile cases, never a plain one, so a crash
+ *     is pinned on a hostile case and never fails a valid exchange that
+ *     happened to run at the same time;
+ *   - exec role: everything else (each case is a process of its own);
+ *   - client role: one at a time (connections to the one listening socket
+ *     cannot be matched to cases).
+ * When the IUT is found down, the earliest case that found it is named
+ * (vc_mark_down); later cases that ran at the same time and did not pass are
+ * not trusted and become SKIP naming it.
+ *
+ * Early end: a run whose IUT misses its deadline DEADLINE_STREAK times in a
+ * row (in case order: cases that FAIL VSOK-TIMELY because owed echoes did
+ * not arrive within --timeout, with no other verdict in between) ends there:
+ * the cases not yet started are SKIP with the reason, and the summary says
+ * the run ended early.  A correct IUT never misses once; a trickling one (1
+ * byte per second) would otherwise hold the runner for the whole budget. */
+#define DEADLINE_STREAK 5
+#define PROGRESS_EVERY_MS 5000
+#define ENDED_NOTE "not run: the run ended early: the IUT kept missing its deadlines (see the summary)"
+
+enum { CL_FREE, CL_PLAIN, CL_HOSTILE, CL_ALONE, CL_N };
+enum { ST_WAIT, ST_RUNNING, ST_DONE };
+
+typedef struct vc_sched {
+    vc_ctx *x;
+    vc_run *run;
+    vc_case **sel;
+    size_t n;
+    int jobs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;    /* a case finished */
+    size_t next;          /* next case to start */
+    size_t committed;     /* results [0, committed) are final */
+    size_t running, running_class[CL_N];
+    unsigned char *state; /* ST_* per case */
+    int streak;           /* deadline misses in a row, in case order */
+    size_t streak_first;
+    char *ended;          /* why the run ended early */
+    atomic_int stop;      /* no new case starts */
+    FILE *out;
+    int tty_progress;
+    size_t counts[VC_NVERDICTS]; /* committed so far */
+} vc_sched;
+
+static int case_class(const vc_opts *o, const vc_case *c)
+{
+    if (!(c->roles & o->role))
+        return CL_FREE; /* a SKIP, nothing runs */
+    if (c->alone || c->kind != VC_K_EXCHANGE)
+        return CL_ALONE;
+    if (o->role == VC_ROLE_SERVER && c->hostile)
+        return CL_HOSTILE;
+    return CL_PLAIN;
+}
+
+static int may_start(const vc_sched *s, int cls)
+{
+    if (cls == CL_FREE)
+        return 1;
+    if (s->running >= (size_t)s->jobs)
+        return 0;
+    if (cls == CL_ALONE)
+        return s->running - s->running_class[CL_FREE] == 0;
+    if (s->running_class[CL_ALONE])
+        return 0;
+    if (cls == CL_PLAIN)
+        return s->running_class[CL_HOSTILE] == 0;
+    return s->running_class[CL_PLAIN] == 0;
+}
+
+static int deadline_miss(const vc_result *r)
+{
+    return r->verdict == VC_FAIL && r->timeout && r->failed_rule &&
+           !strcmp(r->failed_rule, "VSOK-TIMELY");
+}
+
+static void set_note(vc_result *r, char *note)
+{
+    free(r->note);
+    r->note = note;
+}
+
+/* Final touches to result i, in case order, then its report line. */
+static void commit_one(vc_sched *s, size_t i)
+{
+    const vc_opts *o = s->x->o;
+    vc_result *r = &s->run->results[i];
+    const vc_case *dc = atomic_load(&s->x->down_case);
+    int applies = (r->c->roles & o->role) != 0;
+    if (dc && applies && (uintptr_t)r->c > (uintptr_t)dc) {
+        if (r->verdict == VC_FAIL || r->verdict == VC_ERROR || r->verdict == VC_NONSTRICT) {
+            /* it ran while the IUT went down in an earlier case */
+            r->verdict = VC_SKIP;
+            r->failed_rule = NULL;
+            free(r->expected);
+            free(r->actual);
+            free(r->hexdump);
+            free(r->bin_path);
+            free(r->replay);
+            r->expected = r->actual = r->hexdump = r->bin_path = r->replay = NULL;
+            r->timeout = 0;
+            r->first_diff = UINT64_MAX;
+            set_note(r, vc_printf("not trusted: the IUT went down in case %s, which ran at the same "
+                                  "time (--jobs %d; --jobs 1 names the exact case)",
+                                  dc->id, s->jobs));
+        } else if (r->verdict == VC_SKIP && r->note && strstr(r->note, "IUT is down since case")) {
+            /* skipped before a concurrent, earlier case lowered down_case */
+            char *want = vc_printf("not run: the IUT is down since case %s", dc->id);
+            size_t n = strlen(want);
+            if (strncmp(r->note, want, n) != 0 || (r->note[n] && r->note[n] != ' '))
+                set_note(r, want);
+            else
+                free(want);
+        }
+    }
+    if (applies && !s->ended) {
+        if (deadline_miss(r)) {
+            if (s->streak++ == 0)
+                s->streak_first = i;
+            if (s->streak >= DEADLINE_STREAK) {
+                s->ended = vc_printf(
+                    "the run ended early: the IUT missed its deadline in %d cases in a row (%s to "
+                    "%s: owed echoes did not arrive within %d ms), so it cannot be certified at "
+                    "this timeout; the cases not yet started were not run",
+                    s->streak, s->run->results[s->streak_first].c->id, r->c->id, o->timeout_ms);
+                atomic_store(&s->stop, 1);
+            }
+        } else if (r->verdict != VC_SKIP) {
+            s->streak = 0;
+        }
+    }
+    s->counts[r->verdict]++;
+    s->run->n = i + 1;
+    if (s->tty_progress)
+        fprintf(s->out, "\r\033[K");
+    if (!o->tap && !o->quiet &&
+        (o->verbose || (r->verdict != VC_PASS &&
+                        !(r->verdict == VC_SKIP && r->note &&
+                          (!strncmp(r->note, "applies", 7) ||
+                           !strncmp(r->note, ENDED_NOTE, sizeof ENDED_NOTE - 1))))))
+        vc_report_line(s->out, s->run, r, o->color); /* the early end is said once, at the end */
+}
+
+static void commit_ready(vc_sched *s)
+{
+    size_t before = s->committed;
+    while (s->committed < s->n && s->state[s->committed] == ST_DONE)
+        commit_one(s, s->committed++);
+    if (s->tty_progress && s->committed < s->n && s->committed != before)
+        fprintf(s->out, "\r\033[K[%zu/%zu] %s", s->committed + 1, s->n, s->sel[s->committed]->id);
+    fflush(s->out);
+}
+
+static void *worker(void *arg)
+{
+    vc_sched *s = arg;
+    const vc_opts *o = s->x->o;
+    pthread_mutex_lock(&s->mu);
+    while (s->next < s->n) {
+        size_t i = s->next;
+        vc_case *c = s->sel[i];
+        int cls = case_class(o, c);
+        if (!may_start(s, cls)) {
+            pthread_cond_wait(&s->cv, &s->mu);
+            continue;
+        }
+        s->next++;
+        s->state[i] = ST_RUNNING;
+        s->running++;
+        s->running_class[cls]++;
+        /* The case before this one may be blamed for a crash this case
+         * notices (run.c); only safe to hand over when nothing else runs. */
+        vc_result *prev = NULL;
+        if (s->jobs == 1 || cls == CL_ALONE)
+            for (size_t k = i; k-- > 0;)
+                if (s->run->results[k].verdict != VC_SKIP) {
+                    prev = &s->run->results[k];
+                    break;
+                }
+        int stop = atomic_load(&s->stop);
+        pthread_mutex_unlock(&s->mu);
+        vc_result *r = &s->run->results[i];
+        if (stop && cls != CL_FREE) {
+            memset(r, 0, sizeof *r);
+            r->c = c;
+            r->verdict = VC_SKIP;
+            r->first_diff = UINT64_MAX;
+            r->note = vc_strdup(ENDED_NOTE);
+        } else {
+            vc_run_case(s->x, c, r, prev);
+        }
+        pthread_mutex_lock(&s->mu);
+        s->state[i] = ST_DONE;
+        s->running--;
+        s->running_class[cls]--;
+        commit_ready(s);
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void progress_line(vc_sched *s, int64_t t0)
+{
+    fprintf(stderr, "vsok-conform: progress %zu/%zu cases done, %zu running, %zu FAIL, %zu ERROR, "
+            "%zu NON-STRICT, %.0f s\n", s->committed, s->n, s->running, s->counts[VC_FAIL],
+            s->counts[VC_ERROR], s->counts[VC_NONSTRICT], (vc_now_ms() - t0) / 1000.0);
+}
+
+/* Runs the selection; returns the early-end reason (heap) or NULL. */
+static char *run_all(vc_ctx *x, vc_run *run, vc_case **sel, size_t nsel, FILE *out, int64_t t0)
+{
+    const vc_opts *o = x->o;
+    vc_sched s;
+    memset(&s, 0, sizeof s);
+    s.x = x;
+    s.run = run;
+    s.sel = sel;
+    s.n = nsel;
+    s.jobs = o->jobs;
+    s.out = out;
+    s.tty_progress = o->color && !o->tap && !o->quiet;
+    s.state = calloc(nsel, 1);
+    if (!s.state) {
+        fprintf(stderr, "vsok-conform: out of memory\n");
+        exit(2);
+    }
+    atomic_init(&s.stop, 0);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    int nthreads = s.jobs;
+    pthread_t *th = vc_xmalloc((size_t)nthreads * sizeof *th);
+    int started = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, worker, &s) != 0)
+            break;
+    if (!started)
+        worker(&s); /* no thread at all: run them here, one at a time */
+    /* The main thread only reports progress: every few seconds on stderr
+     * when stdout is not a terminal (CI logs), so a long run shows life and
+     * TAP on stdout stays clean. */
+    int report = !o->quiet && !isatty(1);
+    pthread_mutex_lock(&s.mu);
+    int64_t next_report = vc_now_ms() + PROGRESS_EVERY_MS;
+    while (s.committed < s.n) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s.cv, &s.mu, &ts);
+        if (report && vc_now_ms() >= next_report && s.committed < s.n) {
+            progress_line(&s, t0);
+            next_report = vc_now_ms() + PROGRESS_EVERY_MS;
+        }
+    }
+    pthread_mutex_unlock(&s.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    free(s.state);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+    return s.ended;
+}
+
 int main(int argc, char **argv)
 {
     vc_opts o;
@@ -223,7 +506,7 @@ int main(int argc, char **argv)
 
     enum { O_TARGET = 256, O_ROLE, O_LISTEN, O_SPAWN, O_LIST, O_PICK, O_SKIP, O_TIMEOUT, O_SEED,
            O_JSON, O_JUNIT, O_TAP, O_HTML, O_HTML_WITH, O_ARTIFACTS, O_VECTORS, O_BUDGET,
-           O_IUT_PID, O_COLOR, O_LABEL, O_VERSION, O_STRICT };
+           O_IUT_PID, O_COLOR, O_LABEL, O_VERSION, O_STRICT, O_JOBS };
     static const struct option lo[] = {
         {"target", 1, 0, O_TARGET},       {"role", 1, 0, O_ROLE},       {"listen", 1, 0, O_LISTEN},
         {"spawn", 1, 0, O_SPAWN},         {"list", 0, 0, O_LIST},       {"pick", 1, 0, O_PICK},
@@ -233,7 +516,7 @@ int main(int argc, char **argv)
         {"artifacts", 1, 0, O_ARTIFACTS}, {"vectors", 1, 0, O_VECTORS}, {"budget", 1, 0, O_BUDGET},
         {"iut-pid", 1, 0, O_IUT_PID},     {"color", 1, 0, O_COLOR},     {"colour", 1, 0, O_COLOR},
         {"label", 1, 0, O_LABEL},         {"verbose", 0, 0, 'v'},       {"quiet", 0, 0, 'q'},
-        {"strict", 0, 0, O_STRICT},
+        {"strict", 0, 0, O_STRICT},       {"jobs", 1, 0, O_JOBS},
         {"fuzz", 1, 0, VC_FUZZ_OPT}, {"fuzz-replay", 1, 0, VC_FUZZ_OPT + 1}, {"fuzz-dump", 1, 0, VC_FUZZ_OPT + 2},
         {"help", 0, 0, 'h'},              {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     int ch;
@@ -307,6 +590,11 @@ int main(int argc, char **argv)
             if (vc_fuzz_opt(ch - VC_FUZZ_OPT, optarg) != 0)
                 return bad_usage(&o);
             break;
+        case O_JOBS:
+            if (cli_parse_count(optarg, 0, 1, 64, &u, why, sizeof why) != 0)
+                return bad_value(&o, "--jobs", optarg, why);
+            o.jobs = (int)u;
+            break;
         case 'v': o.verbose = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -366,6 +654,16 @@ int main(int argc, char **argv)
         rc = 0;
         goto done;
     }
+    /* --html-with files are checked now: a bad one must not cost a run */
+    for (size_t i = 0; i < o.nhtml_with; i++)
+        if (vc_html_check(o.html_with[i], err, sizeof err) != 0) {
+            fprintf(stderr, "vsok-conform: --html-with: %s\n", err);
+            goto done;
+        }
+    if (o.nhtml_with && !o.html) {
+        fprintf(stderr, "vsok-conform: --html-with needs --html FILE\n");
+        goto done;
+    }
     int have_target = o.role == VC_ROLE_CLIENT ? o.listen != NULL : o.target != NULL;
     if (!have_target && o.html && o.nhtml_with) {
         rc = vc_report_html(o.html, NULL, o.html_with, o.nhtml_with, err, sizeof err) ? 2 : 0;
@@ -391,6 +689,12 @@ int main(int argc, char **argv)
         o.seed = random_seed();
     if (!o.label)
         o.label = o.role == VC_ROLE_CLIENT ? (o.spawn ? o.spawn : o.listen) : o.target;
+    if (!o.jobs) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o.jobs = cores < 1 ? 1 : cores > 64 ? 64 : (int)cores;
+    }
+    if (o.role == VC_ROLE_CLIENT)
+        o.jobs = 1;
     o.cmdline_role = role_args(&o);
     o.argv0 = vc_shell_quote(argv[0]);
     if (o.color < 0)
@@ -406,7 +710,8 @@ int main(int argc, char **argv)
     if (!o.tap && !o.quiet) {
         fprintf(out, "vsok-conform 0.1.0: %zu cases, role %s, target %s\n", nsel,
                 vc_role_name(o.role), o.role == VC_ROLE_CLIENT ? x.listen_text : o.target);
-        fprintf(out, "seed 0x%016llx, timeout %d ms\n", (unsigned long long)o.seed, o.timeout_ms);
+        fprintf(out, "seed 0x%016llx, timeout %d ms, %d job%s\n", (unsigned long long)o.seed,
+                o.timeout_ms, o.jobs, o.jobs == 1 ? "" : "s");
         fflush(out);
     }
     if (preflight(&x, err, sizeof err) != 0) {
@@ -417,41 +722,27 @@ int main(int argc, char **argv)
 
     run.o = &o;
     run.results = vc_xmalloc(nsel * sizeof *run.results);
+    memset(run.results, 0, nsel * sizeof *run.results);
     run.vectors_note = cat.vectors_note;
     time_t now = time(NULL);
     strftime(run.started, sizeof run.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     int64_t t0 = vc_now_ms();
     x.run_deadline = t0 + (int64_t)o.budget_s * 1000;
-    int progress = o.color && !o.tap && !o.quiet;
-    nsel = vc_fuzz_run(&x, &cat, &run, nsel);
-    for (size_t i = 0; i < nsel; i++) {
-        if (progress) {
-            fprintf(out, "\r\033[K[%zu/%zu] %s", i + 1, nsel, sel[i]->id);
-            fflush(out);
-        }
-        vc_result *prev = NULL;
-        for (size_t k = i; k-- > 0;)
-            if (run.results[k].verdict != VC_SKIP) {
-                prev = &run.results[k];
-                break;
-            }
-        vc_run_case(&x, sel[i], &run.results[i], prev);
-        run.n = i + 1;
-        if (progress)
-            fprintf(out, "\r\033[K");
-        const vc_result *r = &run.results[i];
-        if (!o.tap && !o.quiet &&
-            (o.verbose || (r->verdict != VC_PASS &&
-                           !(r->verdict == VC_SKIP && r->note && !strncmp(r->note, "applies", 7)))))
-            vc_report_line(out, &run, r, o.color);
-        fflush(out);
+    nsel = vc_fuzz_run(&x, &cat, &run, nsel); /* 0 in fuzz mode: its results are in run */
+    if (nsel) {
+        for (size_t i = 0; i < nsel; i++) /* a case not run yet reads as SKIP */
+            run.results[i].verdict = VC_SKIP;
+        run.ended = run_all(&x, &run, sel, nsel, out, t0);
     }
     run.duration_ms = vc_now_ms() - t0;
     vc_iut_stop(&x);
     for (size_t i = 0; i < run.n; i++)
         run.counts[run.results[i].verdict]++;
 
-    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] || (o.strict && run.counts[VC_NONSTRICT]) ? 1 : 0;
+    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] || (o.strict && run.counts[VC_NONSTRICT]) ||
+                 run.ended
+             ? 1
+             : 0;
     if (o.tap)
         vc_report_tap(out, &run);
     else
@@ -477,6 +768,7 @@ int main(int argc, char **argv)
         free(r->bin_path);
         free(r->replay);
     }
+    free((char *)run.ended);
 done:
     free(run.results);
     free(sel);

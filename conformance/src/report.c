@@ -8,13 +8,19 @@
  *   "seed": "0x...", "timeout_ms": N, "started": "UTC time", "duration_ms": N,
  *   "runner_max_rss_kb": N,         the runner's own peak memory (bounded by design)
  *   "vectors": "...",              which vector set was used
- *   "summary": {"total": N, "PASS": N, "FAIL": N, "NON-STRICT": N, "SKIP": N, "ERROR": N},
+ *   "jobs": N,                     cases run at the same time (--jobs)
+ *   "summary": {"total": N, "PASS": N, "FAIL": N, "NON-STRICT": N, "SKIP": N, "ERROR": N,
+ *               "strict": true|false,     --strict given
+ *               "failed": N,              cases with "failed": true
+ *               "conformant": true|false, no case failed and the run did not end early
+ *               "ended_early": "why" or null},
  *   "rules": {"VSOK-FRAME": "sentence", ...},
  *   "cases": [ {
  *      "id": "invalid.magic.byte-0", "title": "...",
  *      "rule": "VSOK-MAGIC",           the rule the case is about
  *      "tags": ["invalid", ...],
  *      "verdict": "PASS"|"FAIL"|"NON-STRICT"|"SKIP"|"ERROR",
+ *      "failed": true|false,           FAIL, ERROR, and NON-STRICT under --strict
  *      "failed_rule": "VSOK-CLOSE-ON-ERROR" or null,   the rule the failing check names
  *      "expected": "..." or null, "actual": "..." or null,
  *      "timeout": true|false,
@@ -25,6 +31,12 @@
  *      "reproducer": {"bin": "path" or null, "command": "..."} or null
  *   } ... ]
  * }
+ * Strings are UTF-8: valid UTF-8 passes through, control characters are
+ * escaped (\u00XX), and every byte of an ill-formed sequence becomes
+ * U+FFFD (written \ufffd), so the file is always valid JSON.
+ *
+ * Case fields may be missing (NULL) for results that do not come from the
+ * catalogue (fuzz findings): every writer prints "" or null for them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +44,21 @@
 #include <sys/resource.h>
 
 #include "conform.h"
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+int vc_result_failed(const vc_opts *o, const vc_result *r)
+{
+    return r->verdict == VC_FAIL || r->verdict == VC_ERROR || (o->strict && r->verdict == VC_NONSTRICT);
+}
+
+static size_t nfailed(const vc_run *run)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < run->n; i++)
+        n += vc_result_failed(run->o, &run->results[i]) != 0;
+    return n;
+}
 
 static const char *colour(vc_verdict v, int on)
 {
@@ -63,7 +90,7 @@ void vc_report_line(FILE *f, const vc_run *run, const vc_result *r, int color)
 {
     const char *off = color ? "\033[0m" : "";
     fprintf(f, "%s%-10s%s %s  %s\n", colour(r->verdict, color), vc_verdict_name(r->verdict), off,
-            r->c->id, r->c->title);
+            nz(r->c->id), nz(r->c->title));
     if (r->verdict == VC_PASS) {
         if (run->o->verbose)
             indent(f, "note", r->note);
@@ -86,13 +113,14 @@ void vc_report_line(FILE *f, const vc_run *run, const vc_result *r, int color)
 /* The group of a case: the first part of its id, or the vector group. */
 static void group_of(const vc_case *c, char *out, size_t len)
 {
-    const char *v = strstr(c->tags, "vector:");
+    const char *v = c->tags ? strstr(c->tags, "vector:") : NULL;
     if (v) {
         size_t n = strcspn(v + 7, " ");
         snprintf(out, len, "vector %.*s", (int)n, v + 7);
         return;
     }
-    snprintf(out, len, "%.*s", (int)strcspn(c->id, "."), c->id);
+    const char *id = nz(c->id);
+    snprintf(out, len, "%.*s", (int)strcspn(id, "."), id);
 }
 
 /* A matrix of groups by verdict, in the order groups first appear. */
@@ -133,7 +161,8 @@ void vc_report_human(FILE *f, const vc_run *run, int color)
     const vc_opts *o = run->o;
     if (!o->quiet)
         group_table(f, run);
-    const char *head = run->counts[VC_FAIL] || run->counts[VC_ERROR] ? "NOT CONFORMANT"
+    const char *head = run->ended ? "NOT CONFORMANT (the run ended early)"
+                       : run->counts[VC_FAIL] || run->counts[VC_ERROR] ? "NOT CONFORMANT"
                        : !run->counts[VC_NONSTRICT]                  ? "CONFORMANT"
                        : o->strict ? "NOT STRICTLY CONFORMANT (--strict)"
                                    : "CONFORMANT (NON-STRICT: allowed, discouraged)";
@@ -146,27 +175,33 @@ void vc_report_human(FILE *f, const vc_run *run, int color)
             vc_role_name(o->role), o->label, (unsigned long long)o->seed, o->timeout_ms);
     if (run->vectors_note)
         fprintf(f, "  %s\n", run->vectors_note);
+    if (run->ended)
+        fprintf(f, "  %s\n", run->ended);
     if (run->counts[VC_FAIL] && o->artifacts && strcmp(o->artifacts, "none") != 0)
         fprintf(f, "  bytes sent in failed cases: %s/<case>.bin\n", o->artifacts);
 }
 
+/* TAP: a case is "not ok" exactly when it counts as a failure of the run,
+ * so with --strict a NON-STRICT case is "not ok" and prove agrees with the
+ * exit status. */
 void vc_report_tap(FILE *f, const vc_run *run)
 {
     fprintf(f, "TAP version 13\n1..%zu\n", run->n);
-    fprintf(f, "# vsok-conform role %s target %s seed 0x%016llx\n", vc_role_name(run->o->role),
-            run->o->label, (unsigned long long)run->o->seed);
+    fprintf(f, "# vsok-conform role %s target %s seed 0x%016llx%s\n", vc_role_name(run->o->role),
+            run->o->label, (unsigned long long)run->o->seed, run->o->strict ? " strict" : "");
     for (size_t i = 0; i < run->n; i++) {
         const vc_result *r = &run->results[i];
-        int ok = r->verdict != VC_FAIL && r->verdict != VC_ERROR;
-        fprintf(f, "%s %zu - %s", ok ? "ok" : "not ok", i + 1, r->c->id);
+        int ok = !vc_result_failed(run->o, r);
+        fprintf(f, "%s %zu - %s", ok ? "ok" : "not ok", i + 1, nz(r->c->id));
         if (r->verdict == VC_SKIP)
-            fprintf(f, " # SKIP %s", r->note ? r->note : "");
+            fprintf(f, " # SKIP %s", nz(r->note));
         else if (r->verdict == VC_NONSTRICT)
-            fprintf(f, " # NON-STRICT %s", r->failed_rule);
+            fprintf(f, " # NON-STRICT %s%s", nz(r->failed_rule),
+                    run->o->strict ? " (a failure under --strict)" : "");
         fputc('\n', f);
         if (!ok || r->verdict == VC_NONSTRICT) {
             fprintf(f, "  ---\n  verdict: %s\n  rule: %s\n", vc_verdict_name(r->verdict),
-                    r->failed_rule ? r->failed_rule : "");
+                    nz(r->failed_rule));
             fprintf(f, "  expected: ");
             vc_json_str(f, r->expected);
             fprintf(f, "\n  actual: ");
@@ -178,6 +213,8 @@ void vc_report_tap(FILE *f, const vc_run *run)
             fprintf(f, "\n  ...\n");
         }
     }
+    if (run->ended)
+        fprintf(f, "# %s\n", run->ended);
 }
 
 void vc_json_str(FILE *f, const char *s)
@@ -187,19 +224,31 @@ void vc_json_str(FILE *f, const char *s)
         return;
     }
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = vc_utf8_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", f); /* one U+FFFD per byte of an ill-formed sequence */
+            p++;
+            continue;
+        }
+        if (n > 1) {
+            fwrite(p, 1, n, f);
+            p += n;
+            continue;
+        }
         switch (*p) {
         case '"': fputs("\\\"", f); break;
         case '\\': fputs("\\\\", f); break;
         case '\n': fputs("\\n", f); break;
         case '\t': fputs("\\t", f); break;
-        case '<': fputs("\\u003c", f); break; /* safe to embed in HTML <script> */
+        case '<': fputs("\\u003c", f); break; /* never "</script>", whatever embeds it */
         default:
-            if (*p < 0x20 || *p >= 0x7f)
+            if (*p < 0x20 || *p == 0x7f)
                 fprintf(f, "\\u%04x", *p);
             else
                 fputc(*p, f);
         }
+        p++;
     }
     fputc('"', f);
 }
@@ -243,9 +292,13 @@ void vc_report_json_to(FILE *f, const vc_run *run)
     fprintf(f, ",\"duration_ms\":%lld,\"runner_max_rss_kb\":%ld,\"vectors\":",
             (long long)run->duration_ms, rss);
     vc_json_str(f, run->vectors_note);
-    fprintf(f, ",\n\"summary\":{\"total\":%zu", run->n);
+    fprintf(f, ",\"jobs\":%d,\n\"summary\":{\"total\":%zu", o->jobs, run->n);
     for (int v = 0; v < VC_NVERDICTS; v++)
         fprintf(f, ",\"%s\":%zu", vc_verdict_name((vc_verdict)v), run->counts[v]);
+    size_t nf = nfailed(run);
+    fprintf(f, ",\"strict\":%s,\"failed\":%zu,\"conformant\":%s,\"ended_early\":",
+            o->strict ? "true" : "false", nf, nf == 0 && !run->ended ? "true" : "false");
+    vc_json_str(f, run->ended);
     fprintf(f, "},\n\"rules\":{");
     static const char *const rules[] = {
         "VSOK-FRAME", "VSOK-SPLIT", "VSOK-ORDER", "VSOK-FLOW", "VSOK-HALF-CLOSE", "VSOK-EOF",
@@ -267,7 +320,8 @@ void vc_report_json_to(FILE *f, const vc_run *run)
         vc_json_str(f, r->c->rule);
         fprintf(f, ",\"tags\":");
         json_tags(f, r->c->tags);
-        fprintf(f, ",\"verdict\":\"%s\",\"failed_rule\":", vc_verdict_name(r->verdict));
+        fprintf(f, ",\"verdict\":\"%s\",\"failed\":%s,\"failed_rule\":", vc_verdict_name(r->verdict),
+                vc_result_failed(o, r) ? "true" : "false");
         vc_json_str(f, r->failed_rule);
         fprintf(f, ",\"expected\":");
         vc_json_str(f, r->expected);
@@ -310,57 +364,109 @@ int vc_report_json(const char *path, const vc_run *run)
     return fclose(f);
 }
 
+/* XML text and attribute values: markup escaped, valid UTF-8 passed
+ * through; what XML 1.0 cannot hold at all (control characters, ill-formed
+ * UTF-8) becomes U+FFFD. */
 static void xml_str(FILE *f, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        size_t n = vc_utf8_len(p);
+        if (n == 0) {
+            fputs("&#xFFFD;", f);
+            p++;
+            continue;
+        }
+        if (n > 1) {
+            fwrite(p, 1, n, f);
+            p += n;
+            continue;
+        }
         switch (*p) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\n': fputs("&#10;", f); break; /* kept in attribute values too */
+        case '\t': fputs("&#9;", f); break;
         default:
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                fputc('?', f);
+            if (*p < 0x20 || *p == 0x7f)
+                fputs("&#xFFFD;", f);
             else
                 fputc(*p, f);
         }
+        p++;
     }
 }
 
+/* JUnit XML as the Jenkins/Ant schema (junit-4.xsd) has it: testsuites
+ * carries name, tests, failures, errors, time; testsuite adds skipped,
+ * timestamp, hostname; every failure and error has a type (the rule that
+ * failed, or ERROR) and a message.  With --strict a NON-STRICT case is a
+ * failure, so the dashboard agrees with the exit status. */
 int vc_report_junit(const char *path, const vc_run *run)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
+    const vc_opts *o = run->o;
+    size_t failures = run->counts[VC_FAIL] + (o->strict ? run->counts[VC_NONSTRICT] : 0);
+    char stamp[32];
+    snprintf(stamp, sizeof stamp, "%.19s", run->started); /* xs:dateTime without the Z */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<testsuites name=\"vsok-conform\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-               "skipped=\"%zu\" time=\"%.3f\">\n",
-            run->n, run->counts[VC_FAIL], run->counts[VC_ERROR], run->counts[VC_SKIP],
-            run->duration_ms / 1000.0);
-    fprintf(f, "<testsuite name=\"vsok-conform %s ", vc_role_name(run->o->role));
-    xml_str(f, run->o->label);
-    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
-            run->n, run->counts[VC_FAIL], run->counts[VC_ERROR], run->counts[VC_SKIP],
-            run->duration_ms / 1000.0);
-    fprintf(f, "<properties><property name=\"seed\" value=\"0x%016llx\"/></properties>\n",
-            (unsigned long long)run->o->seed);
+               "time=\"%.3f\">\n",
+            run->n, failures, run->counts[VC_ERROR], run->duration_ms / 1000.0);
+    fprintf(f, "<testsuite name=\"vsok-conform %s ", vc_role_name(o->role));
+    xml_str(f, o->label);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\" "
+               "timestamp=\"%s\" hostname=\"localhost\">\n",
+            run->n, failures, run->counts[VC_ERROR], run->counts[VC_SKIP],
+            run->duration_ms / 1000.0, stamp);
+    fprintf(f, "<properties><property name=\"seed\" value=\"0x%016llx\"/>"
+               "<property name=\"strict\" value=\"%s\"/>",
+            (unsigned long long)o->seed, o->strict ? "true" : "false");
+    if (run->ended) {
+        fprintf(f, "<property name=\"ended_early\" value=\"");
+        xml_str(f, run->ended);
+        fprintf(f, "\"/>");
+    }
+    fprintf(f, "</properties>\n");
     for (size_t i = 0; i < run->n; i++) {
         const vc_result *r = &run->results[i];
-        const char *dot = strchr(r->c->id, '.');
-        fprintf(f, "<testcase classname=\"%.*s\" name=\"", dot ? (int)(dot - r->c->id) : 0,
-                r->c->id);
-        xml_str(f, r->c->id);
+        const char *id = nz(r->c->id);
+        const char *dot = strchr(id, '.');
+        fprintf(f, "<testcase classname=\"");
+        if (dot)
+            fprintf(f, "%.*s", (int)(dot - id), id); /* ids are [a-z0-9.-] */
+        else
+            xml_str(f, id);
+        fprintf(f, "\" name=\"");
+        xml_str(f, id);
         fprintf(f, "\" time=\"%.3f\">", r->duration_ms / 1000.0);
-        const char *tag = r->verdict == VC_FAIL ? "failure" : r->verdict == VC_ERROR ? "error" : NULL;
+        const char *tag = r->verdict == VC_ERROR ? "error"
+                          : vc_result_failed(o, r) ? "failure"
+                                                   : NULL;
         if (tag) {
-            fprintf(f, "<%s message=\"", tag);
-            xml_str(f, r->failed_rule);
+            const char *type = r->verdict == VC_ERROR ? "ERROR"
+                               : r->failed_rule      ? r->failed_rule
+                                                     : vc_verdict_name(r->verdict);
+            fprintf(f, "<%s type=\"", tag);
+            xml_str(f, type);
+            fprintf(f, "\" message=\"%s", vc_verdict_name(r->verdict));
+            if (r->verdict == VC_NONSTRICT)
+                fprintf(f, " (a failure under --strict)");
+            if (r->failed_rule) {
+                fputc(' ', f);
+                xml_str(f, r->failed_rule);
+            }
             fprintf(f, ": ");
-            xml_str(f, r->actual);
-            fprintf(f, "\">rule: ");
+            xml_str(f, r->actual ? r->actual : "no details");
+            fprintf(f, "\">verdict: %s\nrule: ", vc_verdict_name(r->verdict));
             xml_str(f, r->failed_rule);
-            fprintf(f, " - ");
-            xml_str(f, vc_rule_text(r->failed_rule));
+            if (r->failed_rule) {
+                fprintf(f, " - ");
+                xml_str(f, vc_rule_text(r->failed_rule));
+            }
             fprintf(f, "\nexpected: ");
             xml_str(f, r->expected);
             fprintf(f, "\nactual: ");
@@ -369,12 +475,14 @@ int vc_report_junit(const char *path, const vc_run *run)
                 fprintf(f, "\n");
                 xml_str(f, r->hexdump);
             }
-            fprintf(f, "\nreplay: ");
-            xml_str(f, r->replay);
+            if (r->replay) {
+                fprintf(f, "\nreplay: ");
+                xml_str(f, r->replay);
+            }
             fprintf(f, "</%s>", tag);
         } else if (r->verdict == VC_SKIP) {
             fprintf(f, "<skipped message=\"");
-            xml_str(f, r->note);
+            xml_str(f, r->note ? r->note : "skipped");
             fprintf(f, "\"/>");
         } else if (r->verdict == VC_NONSTRICT) {
             fprintf(f, "<system-out>NON-STRICT ");
@@ -385,6 +493,6 @@ int vc_report_junit(const char *path, const vc_run *run)
         }
         fprintf(f, "</testcase>\n");
     }
-    fprintf(f, "</testsuite>\n</testsuites>\n");
+    fprintf(f, "<system-out/><system-err/>\n</testsuite>\n</testsuites>\n");
     return fclose(f);
 }

@@ -323,17 +323,18 @@ def t_reproducer(tmp):
     srv = peer_server("unix:" + os.path.join(tmp, "p.sock"))
     try:
         junit, html = os.path.join(tmp, "r.xml"), os.path.join(tmp, "r.html")
-        rc, rep, _ = conform(["--target", srv.addr, "--pick", "echo.*,invalid.magic.*",
-                              "--junit", junit, "--html", html,
-                              "--html-with", os.path.join(tmp, "report.json")], tmp)
-        check(rc == 0, "peer subset")
+        earlier = os.path.join(tmp, "garbage.json")
+        os.replace(os.path.join(tmp, "report.json"), earlier)
+        rc, rep, text = conform(["--target", srv.addr, "--pick", "echo.*,invalid.magic.*",
+                                 "--junit", junit, "--html", html, "--html-with", earlier], tmp)
+        check(rc == 0, "peer subset: %d %s" % (rc, text[-2000:]))
         import xml.dom.minidom
         doc = xml.dom.minidom.parse(junit)
         check(len(doc.getElementsByTagName("testcase")) == rep["summary"]["total"], "junit cases")
         with open(html) as f:
             page = f.read()
-        check(page.count("\"tool\":\"vsok-conform\"") == 2, "html holds both runs")
-        check("<script src" not in page and "http" not in page.split("<script>")[0],
+        check(page.count('<p class="sum">') == 2, "html holds both runs")
+        check("<script src" not in page and 'src="http' not in page and 'href="http' not in page,
               "html is self-contained")
         p = subprocess.run([A.conform, "--target", srv.addr, "--pick", "echo.size.1,echo.size.2",
                             "--tap"], stdout=subprocess.PIPE, timeout=60)
@@ -343,6 +344,276 @@ def t_reproducer(tmp):
     finally:
         srv.stop()
     print("ok")
+
+
+# --- --jobs, the early end, the reports ---
+
+def strip_timing(rep):
+    """What must not depend on --jobs: every case field but timings, the
+    informational note (how the echo was chunked) and bytes_sent (how far the
+    runner got before the IUT's close after an error was seen): those vary
+    with load even between two runs with --jobs 1."""
+    keep = ("id", "title", "rule", "tags", "verdict", "failed", "failed_rule", "expected",
+            "actual", "timeout", "first_diff", "hexdump", "bytes_received")
+    return {"summary": rep["summary"],
+            "cases": [{k: c.get(k) for k in keep} for c in rep["cases"]]}
+
+
+def t_jobs_identical(tmp):
+    # full suite, vectors included, against a correct IUT: --jobs 4 and
+    # --jobs 1 give the same results in the same order (exec and server role)
+    srv = peer_server("unix:" + os.path.join(tmp, "peer.sock"))
+    try:
+        for target in ("exec:" + shlex.quote(A.peer) + " -qq stdio", srv.addr):
+            got = {}
+            for jobs in ("1", "4"):
+                rc, rep, text = conform(["--target", target, "--seed", "5", "--timeout", PEER_T,
+                                         "--jobs", jobs], tmp)
+                check(rc == 0, "--jobs %s against %s: exit %d\n%s" % (jobs, target, rc, text[-2000:]))
+                check(rep["jobs"] == int(jobs), "the report says jobs %s" % rep["jobs"])
+                check(rep["summary"]["total"] > 500, "vector cases missing: %s" % rep["summary"])
+                got[jobs] = json.dumps(strip_timing(rep), sort_keys=True)
+            if got["1"] != got["4"]:
+                a, b = json.loads(got["1"])["cases"], json.loads(got["4"])["cases"]
+                diff = [(x, y) for x, y in zip(a, b) if x != y][:3]
+                fail("--jobs 4 differs from --jobs 1 against %s: %s" % (target, diff))
+            print("ok: %s identical under --jobs 1 and 4" % target)
+    finally:
+        srv.stop()
+    rc, _, text = conform(["--target", "unix:/x", "--jobs", "0", "--vectors", "none"], tmp)
+    check(rc == 2 and "--jobs" in text, "--jobs 0 must be refused: %d %s" % (rc, text))
+    rc, _, text = conform(["--target", "unix:/x", "--jobs", "2x", "--vectors", "none"], tmp)
+    check(rc == 2 and "--jobs" in text, "--jobs 2x must be refused: %d %s" % (rc, text))
+
+
+def t_early_end(tmp):
+    # a correct IUT that writes one byte per second misses every deadline:
+    # the run ends after 5 misses in a row, at the default budget, instead
+    # of timing out case after case; the rest is SKIP naming why.  Stdout is
+    # a pipe here, so progress lines appear on stderr meanwhile.
+    trickle = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trickle_iut.py")
+    cmd = [A.conform, "--json", os.path.join(tmp, "r.json"), "--junit", os.path.join(tmp, "r.xml"),
+           "--artifacts", "none", "--color", "never", "--jobs", "2",
+           "--target", "exec:" + shlex.quote(sys.executable) + " " + shlex.quote(trickle)]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=400, cwd=tmp)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    with open(os.path.join(tmp, "r.json")) as f:
+        rep = json.load(f)
+    s = rep["summary"]
+    check(p.returncode == 1, "exit %d, want 1\n%s" % (p.returncode, out[-2000:]))
+    check(s["ended_early"] and "missed its deadline in 5 cases in a row" in s["ended_early"],
+          "no early end: %s" % s)
+    check(not s["conformant"], "an early end is not conformant: %s" % s)
+    timely = [c for c in rep["cases"] if c["verdict"] == "FAIL" and c["failed_rule"] == "VSOK-TIMELY"]
+    check(5 <= len(timely) <= 8, "5 misses end the run (plus those in flight): %d" % len(timely))
+    check(s["PASS"] == 0 and s["FAIL"] == len(timely), "only deadline misses: %s" % s)
+    notrun = [c for c in rep["cases"] if c["verdict"] == "SKIP"]
+    check(len(notrun) == s["total"] - len(timely) - s["PASS"], "the rest is SKIP: %s" % s)
+    check(all("ended early" in c["note"] for c in notrun if "server role" not in c["note"]),
+          "the skips say why")
+    check("the run ended early" in out and "NOT CONFORMANT" in out, out[-1500:])
+    check(out.count("ended early") <= 3, "the early end is said once, not per case:\n" + out[-1500:])
+    prog = [l for l in err.splitlines() if l.startswith("vsok-conform: progress ")]
+    check(prog and all("cases done" in l for l in prog), "no progress lines on stderr: %r" % err)
+    check("progress" not in out, "progress must stay off stdout")
+    import xml.etree.ElementTree as ET
+    props = {p.get("name"): p.get("value") for p in ET.parse(os.path.join(tmp, "r.xml")).iter("property")}
+    check("ended early" in props.get("ended_early", ""), "junit: %s" % props)
+    print("ok: %s" % s)
+
+
+# The Jenkins/Ant JUnit schema (junit-4.xsd): the attributes each element may
+# carry, and the ones it must.
+JUNIT_ALLOWED = {
+    "testsuites": {"name", "time", "tests", "failures", "disabled", "errors"},
+    "testsuite": {"name", "tests", "failures", "errors", "time", "disabled", "skipped",
+                  "timestamp", "hostname", "id", "package", "file", "log", "url", "version"},
+    "properties": set(),
+    "property": {"name", "value"},
+    "testcase": {"name", "assertions", "time", "classname", "status"},
+    "failure": {"type", "message"},
+    "error": {"type", "message"},
+    "skipped": {"message"},
+    "system-out": set(),
+    "system-err": set(),
+}
+JUNIT_REQUIRED = {"testsuite": {"name", "tests"}, "testcase": {"name"}, "property": {"name", "value"},
+                  "failure": {"type", "message"}, "error": {"type", "message"}}
+JUNIT_CHILDREN = {"testsuites": {"testsuite"}, "testsuite": {"properties", "testcase", "system-out",
+                  "system-err"}, "properties": {"property"}, "property": set(),
+                  "testcase": {"skipped", "error", "failure", "system-out", "system-err"},
+                  "failure": set(), "error": set(), "skipped": set(), "system-out": set(),
+                  "system-err": set()}
+
+
+def check_junit(path, rep, strict):
+    import xml.etree.ElementTree as ET
+    root = ET.parse(path).getroot()
+    check(root.tag == "testsuites", "root %s" % root.tag)
+    for el in root.iter():
+        check(el.tag in JUNIT_ALLOWED, "element %s is not in the schema" % el.tag)
+        extra = set(el.attrib) - JUNIT_ALLOWED[el.tag]
+        check(not extra, "<%s> has attributes outside the schema: %s" % (el.tag, extra))
+        missing = JUNIT_REQUIRED.get(el.tag, set()) - set(el.attrib)
+        check(not missing, "<%s> lacks %s" % (el.tag, missing))
+        for k in el:
+            check(k.tag in JUNIT_CHILDREN[el.tag], "<%s> inside <%s>" % (k.tag, el.tag))
+    for el in root.iter():
+        for a in ("tests", "failures", "errors", "skipped", "disabled"):
+            if a in el.attrib:
+                check(el.get(a).isdigit(), "%s=%r" % (a, el.get(a)))
+    s = rep["summary"]
+    want_fail = s["FAIL"] + (s["NON-STRICT"] if strict else 0)
+    suite = root.find("testsuite")
+    check(int(root.get("failures")) == want_fail and int(suite.get("failures")) == want_fail,
+          "failures=%s, want %d" % (root.get("failures"), want_fail))
+    cases = suite.findall("testcase")
+    check(len(cases) == s["total"], "testcases")
+    for el, c in zip(cases, rep["cases"]):
+        check(el.get("name") == c["id"], "order")
+        bad = el.findall("failure") + el.findall("error")
+        check(bool(bad) == c["failed"], "%s: failed=%s but junit %s" % (c["id"], c["failed"], bad))
+        for b in bad:
+            check(b.get("type") and b.get("message"), "%s without type/message" % b.tag)
+        if c["verdict"] == "SKIP":
+            check(el.find("skipped") is not None, "skip")
+
+
+def t_reports(tmp):
+    hostile = shlex.quote(A.hostile)
+    junit = os.path.join(tmp, "r.xml")
+    # --strict: the NON-STRICT case is a failure in every format
+    args = ["--target", "exec:" + hostile + " late stdio", "--timeout", "1500ms",
+            "--pick", "invalid.magic.*,echo.size.1,robust.*", "--seed", "3"]
+    for strict in (False, True):
+        rc, rep, text = conform(args + ["--junit", junit] + (["--strict"] if strict else []), tmp)
+        s = rep["summary"]
+        check(rc == (1 if strict else 0), "exit %d" % rc)
+        check(s["strict"] == strict and s["NON-STRICT"] == 1 and s["failed"] == (1 if strict else 0)
+              and s["conformant"] == (not strict), "summary %s" % s)
+        ns = [c for c in rep["cases"] if c["verdict"] == "NON-STRICT"][0]
+        check(ns["failed"] == strict, "case failed=%s" % ns["failed"])
+        check_junit(junit, rep, strict)
+        import xml.etree.ElementTree as ET
+        el = [e for e in ET.parse(junit).iter("testcase") if e.get("name") == ns["id"]][0]
+        f = el.find("failure")
+        check((f is not None) == strict, "junit failure element for NON-STRICT: %s" % f)
+        if strict:
+            check(f.get("type") == "VSOK-EARLY-REJECT" and "NON-STRICT" in f.get("message"),
+                  "failure %s" % f.attrib)
+        p = subprocess.run([A.conform, "--color", "never", "--artifacts", "none", "--tap"] + args +
+                           (["--strict"] if strict else []), stdout=subprocess.PIPE, timeout=120,
+                           cwd=tmp)
+        line = [l for l in p.stdout.decode().splitlines() if ns["id"] in l][0]
+        check(line.startswith("not ok" if strict else "ok"), "tap: %s" % line)
+    # FAIL, SKIP and a label in UTF-8 (with one byte that is not)
+    label = "café ✓".encode() + b" \xff"
+    rc, rep, text = conform(["--target", "exec:" + hostile + " garbage stdio", "--junit", junit,
+                             "--pick", "echo.size.1,invalid.magic.byte-0,robust.*", "--label", label], tmp)
+    check(rc == 1, "garbage fails")
+    check(rep["label"] == "café ✓ \ufffd", "the label reads back as %r" % rep["label"])
+    check_junit(junit, rep, False)
+    import xml.etree.ElementTree as ET
+    check(ET.parse(junit).find("testsuite").get("name").endswith("café ✓ \ufffd"), "junit label")
+    bad_run = os.path.join(tmp, "bad.json")
+    os.replace(os.path.join(tmp, "report.json"), bad_run)
+    # HTML: readable without JavaScript, failures first
+    srv = peer_server("unix:" + os.path.join(tmp, "p.sock"))
+    try:
+        html = os.path.join(tmp, "r.html")
+        rc, rep, text = conform(["--target", srv.addr, "--pick", "echo.size.*,invalid.magic.*,robust.*",
+                                 "--html", html, "--html-with", bad_run], tmp)
+        check(rc == 0, "peer: %d %s" % (rc, text[-1000:]))
+        check_html(html, bad_run, rep)
+        # --html-with refuses what is not a report, before running anything
+        with open(bad_run, "rb") as f:
+            good = f.read()
+        cases = {
+            "truncated": good[: len(good) // 2],
+            "not json": b"hello",
+            "trailing": good + b"{}",
+            "other tool": good.replace(b'"tool":"vsok-conform"', b'"tool":"other"', 1),
+            "format 2": good.replace(b'"format":1', b'"format":2', 1),
+        }
+        vec = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "vectors", "decoder-magic.json")
+        paths = {"vector file": vec, "missing": os.path.join(tmp, "nope.json")}
+        for name, data in cases.items():
+            paths[name] = os.path.join(tmp, name.replace(" ", "_") + ".json")
+            with open(paths[name], "wb") as f:
+                f.write(data)
+        for name, path in paths.items():
+            p = subprocess.run([A.conform, "--target", srv.addr, "--html", html, "--html-with", path,
+                                "--vectors", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+            err = p.stderr.decode().strip().splitlines()
+            check(p.returncode == 2 and len(err) == 1 and path in err[0],
+                  "--html-with %s: exit %d, %r" % (name, p.returncode, err))
+            check(p.stdout == b"", "%s: refused before any case ran" % name)
+            print("refused %s: %s" % (name, err[0]))
+    finally:
+        srv.stop()
+    print("ok")
+
+
+def check_html(path, earlier, current):
+    """The page parsed as a browser without JavaScript sees it: summary, every
+    failure's details in the markup, failing rows before passing ones."""
+    from html.parser import HTMLParser
+    with open(earlier) as f:
+        bad = json.load(f)
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.text, self.sections, self.scripts, self.stack = [], [], [], [], []
+            self.in_script = False
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "tr" and "data-v" in a:
+                self.rows.append(a["data-v"].split())
+            if tag == "section":
+                self.sections.append((a.get("id"), len(self.text)))
+            if tag == "script":
+                check("src" not in a, "no external script")
+                self.in_script = True
+
+        def handle_endtag(self, tag):
+            if tag == "script":
+                self.in_script = False
+
+        def handle_data(self, d):
+            if self.in_script:
+                self.scripts.append(d)
+            else:
+                self.text.append(d)
+
+    p = P()
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    p.feed(page)
+    check("http://" not in page and "https://" not in page, "self-contained")
+    order = [s for s, _ in p.sections]
+    check(order == ["summary", "failures", "cases"], "sections %s" % order)
+    text = "".join(p.text)
+    failures_text = "".join(p.text[p.sections[1][1]:p.sections[2][1]])
+    fails = [c for c in bad["cases"] if c["verdict"] in ("FAIL", "ERROR", "NON-STRICT")]
+    check(fails, "the earlier run has failures")
+    for c in fails:
+        check(c["id"] in failures_text and c["actual"] in failures_text and
+              c["expected"] in failures_text, "details of %s are not in the markup" % c["id"])
+        if c["hexdump"]:
+            check(c["hexdump"] in failures_text, "hex dump of %s" % c["id"])
+    check("NOT CONFORMANT" in text and "CONFORMANT" in text, "summary")
+    ranks = [0 if any(v in ("FAIL", "ERROR") for v in r) else 1 if "NON-STRICT" in r else 2
+             for r in p.rows]
+    check(ranks == sorted(ranks) and ranks and ranks[0] == 0, "failing rows first: %s" % ranks[:20])
+    ids = {c["id"] for c in bad["cases"]} | {c["id"] for c in current["cases"]}
+    check(len(p.rows) == len(ids), "every case has a row: %d, want %d" % (len(p.rows), len(ids)))
+    check(all(len(r) == 2 for r in p.rows), "two runs per row")
+    js = "".join(p.scripts)
+    check("vsok-conform" not in js and "cases" not in js, "the script holds no data, it only filters")
 
 
 def main():
