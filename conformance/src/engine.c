@@ -42,6 +42,7 @@ static long unread(int fd)
 #define OBSERVE_SPLITS 64     /* observed split points per exchange (and every paused one) */
 #define OBSERVE_FIRST_MS 2000 /* the first read of a freshly started IUT may take a while */
 #define OBSERVE_MS 200
+#define DECIDED_GRACE_MS 50
 
 void vc_xfer_run(vc_xfer *t)
 {
@@ -61,6 +62,7 @@ void vc_xfer_run(vc_xfer *t)
     uint32_t observe_pause = 0;
     size_t observed = 0;
     int can_observe = t->observe;
+    int64_t decided_at = 0; /* when the reader's verdict became final (MISMATCH, EXCESS) */
 
     for (;;) {
         now = vc_now_ms();
@@ -84,6 +86,16 @@ void vc_xfer_run(vc_xfer *t)
             }
         }
         int64_t limit = t->deadline;
+        if (t->rd->state == VC_R_MISMATCH || t->rd->state == VC_R_EXCESS) {
+            /* The verdict is in; more bytes only fill the report's window.
+             * Do not wait a timeout for bytes a wrong IUT may never send. */
+            if (!decided_at)
+                decided_at = now;
+            if (decided_at + DECIDED_GRACE_MS < limit)
+                limit = decided_at + DECIDED_GRACE_MS;
+            if (now >= limit)
+                break;
+        }
         if (!writing && t->rd->state == VC_R_COMPLETE && t->close_grace_ms >= 0) {
             if (!t->t_complete)
                 t->t_complete = now;
