@@ -206,6 +206,9 @@ def check_mutant(rc, report, exp, name, role):
             problems.append(f"no {want} on {glob} naming {rule} (needed in the {role} role)")
         else:
             print(f"needed and seen: {hits[0]['id']} {want} ({rule})")
+    for c in cases:  # a drain-first NON-STRICT says why, and what to do about it
+        if c.get("failed_rule") == "VSOK-LINGER" and "lingering close" not in (c.get("note") or ""):
+            problems.append(f"{c['id']}: VSOK-LINGER without the hint: {c.get('note')!r}")
     if counts.get("PASS", 0) + counts.get("NON-STRICT", 0) + counts.get("FAIL", 0) == 0:
         problems.append("no case ran")
     if problems:

@@ -156,6 +156,7 @@ typedef struct vc_ctx {
     int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
     int close_misses;       /* protocol errors after which the IUT did not close */
     int probe_baseline;     /* the probe's result before any case ran */
+    int nofin_rejects;      /* replays without FIN that showed the IUT rejecting valid input */
     int64_t run_deadline;
     uint8_t *rbuf; /* 64 KiB read buffer */
 } vc_ctx;
