@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "conform.h"
@@ -31,6 +33,7 @@ static void skip(vc_result *r, char *why)
 
 #define SHORT_WAIT_MS 150  /* the close wait after 3 missed closes */
 #define SHORTER_WAIT_MS 50 /* and after 10 */
+#define RESET_SETTLE_MS 300 /* server role: how long a reset may take to kill the IUT */
 #define SLOW_READER_MS 300 /* back-pressure cases read nothing for this long */
 
 static int64_t deadline(vc_ctx *x) { return vc_now_ms() + x->o->timeout_ms; }
@@ -352,13 +355,30 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
         .observe = !c->read_after_send && !c->slow_reader,
     };
     vc_xfer_run(&t);
+    long server_pid = -1;
     if (c->end == VC_END_RESET) {
         /* An abortive close: RST on TCP; on unix sockets the unread byte
          * makes the IUT's next read fail with ECONNRESET. */
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         (void)setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        if (x->o->role == VC_ROLE_SERVER)
+            server_pid = vc_iut_pid(x, &conn);
     }
     vc_iut_close(x, &conn);
+    if (server_pid > 0) {
+        /* A server that dies of the reset may not have been scheduled yet
+         * when the survival probe connects: give it a bounded moment, ended
+         * at once by its exit (a pidfd is readable when the process ends). */
+#ifdef SYS_pidfd_open
+        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)server_pid, 0);
+        if (pfd >= 0) {
+            struct pollfd pp = {.fd = pfd, .events = POLLIN};
+            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms
+                                                                   : RESET_SETTLE_MS);
+            close(pfd);
+        }
+#endif
+    }
     free(splits);
     grade_exchange(x, c, res, &t, &rd);
     if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 &&
