@@ -416,6 +416,21 @@ static void builtin_invalid(vc_catalogue *cat)
         sb_bytes(&b, NULL, 100);
         invalid(cat, &b, bigid[i], title, "VSOK-MAX", "MessageTooLarge", 4, VC_END_STALL);
     }
+    /* Echoes still queued in the IUT when it closes: a slow reader makes
+     * sure they are (on TCP a plain close() with unread input then resets
+     * them away; the drain-first replay tells that from a framing fault). */
+    b = sb_new("invalid.length.max-plus-1-after-large");
+    sb_msg(&b, VC_MAX_PAYLOAD, NULL);
+    sb_msg(&b, VC_MAX_PAYLOAD, NULL);
+    off = b.n;
+    sb_hdr(&b, "VSOK", VC_MAX_PAYLOAD + 1);
+    sb_bytes(&b, NULL, 1000);
+    c = invalid(cat, &b, "invalid.length.max-plus-1-after-large",
+                "two 1 MiB frames, then a header announcing 1 MiB + 1, to a slow reader: both "
+                "echoes arrive whole, then a close", "VSOK-PREFIX", "MessageTooLarge", off + 4,
+                VC_END_STALL);
+    c->slow_reader = 1;
+
     b = sb_new("invalid.length.max-plus-1-full");
     sb_hdr(&b, "VSOK", VC_MAX_PAYLOAD + 1);
     sb_bytes(&b, NULL, VC_MAX_PAYLOAD + 1);
