@@ -9,7 +9,7 @@ certify a correct IUT (the examples, the "none" mutant).
 
 ROLE is server (on a unix: socket), server-tcp (on tcp:127.0.0.1:0), client or
 exec.  For a mutant, the expectation comes from its
-line in mutants.txt: FAIL (exit 1 and a FAIL on one of the listed cases whose
+line in mutants.txt: FAIL (exit 1 and a FAIL on one of the listed cases whose failed
 rule is one of the listed rules), NON-STRICT (exit 0, no FAIL or ERROR, and a
 NON-STRICT on a listed case) or PASS (exit 0, no FAIL, ERROR or NON-STRICT).
 --certify expects exit 0 with no FAIL or ERROR (NON-STRICT is reported, not
@@ -33,6 +33,8 @@ RUN_LIMIT_S = 300  # the runner has its own --budget; this is the backstop
 # Where no FAIL is allowed, a correct IUT never waits for a timeout, so a
 # generous one costs nothing and keeps a loaded CI machine from failing it.
 CERTIFY_TIMEOUT_MS = "6000"  # a number of milliseconds; passed as "6000ms"
+# vectors=whole: the vector cases except those cut by the runner's own patterns
+WHOLE_SKIP = "vec.*.bytes,vec.*.hdr-offsets,vec.*.64k-paused,vec.*.random"
 
 
 def load_table(path):
@@ -158,9 +160,12 @@ def summarize(cases):
 
 
 def matching(cases, verdict, globs, rules):
+    """Cases with that verdict on one of globs whose failed rule (the check
+    that failed; a NON-STRICT names it too) is one of rules: a FAIL must be
+    attributed to the rule the mutant breaks, not to a neighbouring one."""
     return [c for c in cases if c["verdict"] == verdict
             and any(fnmatch.fnmatchcase(c["id"], g) for g in globs)
-            and (not rules or c["rule"] in rules or c.get("failed_rule") in rules)]
+            and (not rules or (c.get("failed_rule") or c["rule"]) in rules)]
 
 
 def check_mutant(rc, report, exp, name, role):
@@ -191,6 +196,19 @@ def check_mutant(rc, report, exp, name, role):
                 print(f"flagged: {hits[0]['id']} NON-STRICT ({hits[0].get('failed_rule')})")
         elif counts.get("NON-STRICT"):
             problems.append(f"{counts['NON-STRICT']} NON-STRICT verdict(s), want none")
+    for need in filter(None, exp["opts"].get("need", "").split(",")):
+        nrole, glob, rule = need.split("/")
+        if nrole != role:
+            continue
+        want = "FAIL" if exp["verdict"] == "FAIL" else "NON-STRICT"
+        hits = matching(cases, want, [glob], [rule])
+        if not hits:
+            problems.append(f"no {want} on {glob} naming {rule} (needed in the {role} role)")
+        else:
+            print(f"needed and seen: {hits[0]['id']} {want} ({rule})")
+    for c in cases:  # a drain-first NON-STRICT says why, and what to do about it
+        if c.get("failed_rule") == "VSOK-LINGER" and "lingering close" not in (c.get("note") or ""):
+            problems.append(f"{c['id']}: VSOK-LINGER without the hint: {c.get('note')!r}")
     if counts.get("PASS", 0) + counts.get("NON-STRICT", 0) + counts.get("FAIL", 0) == 0:
         problems.append("no case ran")
     if problems:
@@ -277,7 +295,13 @@ def main():
         default_timeout = "1000" if exp["verdict"] == "FAIL" else CERTIFY_TIMEOUT_MS
         # mutants.txt's timeout=MS is milliseconds; the runner's bare number is seconds
         extra = ["--timeout", opts.get("timeout", default_timeout) + "ms"]
-        extra += ["--vectors", "none"] if opts.get("vectors", "none") == "none" else []
+        vectors = opts.get("vectors", "whole")
+        if vectors == "none":
+            extra += ["--vectors", "none"]
+        elif vectors == "whole":  # each vector once, in one write, and on its own schedule
+            extra += ["--skip", WHOLE_SKIP]
+        elif vectors != "all":
+            ap.error(f"vectors={vectors}: want all, whole or none")
         for pat in filter(None, opts.get("skip", "").split(",")):
             extra += ["--skip", pat]
         # lifetime: a mutant forgotten by a crashed test dies on its own

@@ -56,6 +56,15 @@ enum mutant {
     M_SERIAL,
     M_WRITER_MAGIC,
     M_ECHO_BAD,
+    M_EOF_NO_CLOSE,
+    M_TRUNCATED_NO_CLOSE,
+    M_CLOSE_WAITS,
+    M_ERROR_KILLS_OTHERS,
+    M_DROP_AT_FIN,
+    M_RST_CRASH,
+    M_SPLIT_MAGIC,
+    M_BACKPRESSURE,
+    M_NAIVE_CLOSE,
 };
 
 static const struct {
@@ -80,6 +89,18 @@ static const struct {
     {"serial", M_SERIAL, "serves one connection at a time"},
     {"writer-magic", M_WRITER_MAGIC, "writes the magic as a host-order u32 (\"KOSV\")"},
     {"echo-bad", M_ECHO_BAD, "echoes the offending header before closing"},
+    {"eof-no-close", M_EOF_NO_CLOSE, "after the peer's FIN at a frame boundary: echoes, never closes"},
+    {"truncated-no-close", M_TRUNCATED_NO_CLOSE, "a stream ending inside a frame: never closes"},
+    {"close-waits", M_CLOSE_WAITS, "on a protocol error, closes only once more input (or FIN) comes"},
+    {"error-kills-others", M_ERROR_KILLS_OTHERS,
+     "a protocol error on one connection shuts down every other open connection (shared state)"},
+    {"drop-at-fin", M_DROP_AT_FIN, "buffers echoes until it must wait for input; drops them at FIN"},
+    {"rst-crash", M_RST_CRASH, "abort()s when the peer resets the connection (ECONNRESET)"},
+    {"split-magic", M_SPLIT_MAGIC, "checks the magic only when a header's first read has 4 bytes"},
+    {"backpressure", M_BACKPRESSURE, "non-blocking writes: drops what a full socket buffer refuses"},
+    {"naive-close", M_NAIVE_CLOSE,
+     "CORRECT framing the original Rust way: blocking 8-byte header read, payload read, plain "
+     "close() on an error (no lingering close)"},
 };
 #define N_MUTANTS (sizeof mutants / sizeof mutants[0])
 
@@ -100,19 +121,58 @@ static void logf_(const char *fmt, ...)
     va_end(ap);
 }
 
+/* drop-at-fin: echoes collected here until the loop has to wait for input */
+static __thread uint8_t *g_ob;
+static __thread size_t g_obn, g_obcap;
+
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
+        if (g_m == M_BACKPRESSURE && (w < 0 ? errno == EAGAIN : (size_t)w < n))
+            return 0; /* the bug: what the full socket buffer refused is "sent" */
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN) { /* a non-blocking descriptor: wait until it drains */
+                struct pollfd pw = {.fd = fd, .events = POLLOUT};
+                (void)poll(&pw, 1, 1000);
+                continue;
+            }
             return -1;
         }
         p += w;
         n -= (size_t)w;
     }
     return 0;
+}
+
+static int flush_out(int fd)
+{
+    int rc = write_all(fd, g_ob, g_obn);
+    g_obn = 0;
+    return rc;
+}
+
+/* drop-at-fin: the output goes to a buffer, written out when it grows large
+ * or when the loop is about to wait for input (see serve). */
+static int put(int fd, const uint8_t *p, size_t n)
+{
+    if (g_m != M_DROP_AT_FIN)
+        return write_all(fd, p, n);
+    if (g_obn + n > g_obcap) {
+        size_t cap = g_obcap ? g_obcap : 65536;
+        while (cap < g_obn + n)
+            cap *= 2;
+        uint8_t *nb = realloc(g_ob, cap);
+        if (!nb)
+            return -1;
+        g_ob = nb;
+        g_obcap = cap;
+    }
+    memcpy(g_ob + g_obn, p, n);
+    g_obn += n;
+    return g_obn > 2 * BUF_CAP ? flush_out(fd) : 0;
 }
 
 /* The echo writer: header, then the payload in writes of at most 64 KiB. */
@@ -131,11 +191,11 @@ static int echo_frame(int fd, const uint8_t *payload, uint32_t len)
     hdr[5] = (uint8_t)(len >> 16);
     hdr[6] = (uint8_t)(len >> 8);
     hdr[7] = (uint8_t)len;
-    if (write_all(fd, hdr, sizeof hdr) < 0)
+    if (put(fd, hdr, sizeof hdr) < 0)
         return -1;
     for (uint32_t off = 0; off < len;) {
         uint32_t n = len - off < WRITE_CHUNK ? len - off : WRITE_CHUNK;
-        if (write_all(fd, payload + off, n) < 0)
+        if (put(fd, payload + off, n) < 0)
             return -1;
         off += n;
     }
@@ -180,6 +240,49 @@ static void linger_close(int in, int out)
     }
 }
 
+/* eof-no-close, truncated-no-close: keep the connection open after the
+ * peer's FIN, until the peer goes away completely (bounded: 10 s). */
+static void hold_open(int fd)
+{
+    for (int i = 0; i < 100; i++) {
+        struct pollfd p = {.fd = fd, .events = 0};
+        if (poll(&p, 1, 100) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+            return;
+    }
+}
+
+/* error-kills-others: every open connection, so that one connection's error
+ * can (wrongly) reach the others. */
+#define MAX_OPEN 256
+static pthread_mutex_t g_open_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_open[MAX_OPEN];
+static int g_nopen;
+
+static void open_track(int fd, int on)
+{
+    pthread_mutex_lock(&g_open_mu);
+    if (on && g_nopen < MAX_OPEN) {
+        g_open[g_nopen++] = fd;
+    } else if (!on) {
+        for (int i = 0; i < g_nopen; i++)
+            if (g_open[i] == fd) {
+                g_open[i] = g_open[--g_nopen];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&g_open_mu);
+}
+
+/* The bug: "reset the connection state" on an error, for every connection. */
+static void kill_others(int self)
+{
+    pthread_mutex_lock(&g_open_mu);
+    for (int i = 0; i < g_nopen; i++)
+        if (g_open[i] != self)
+            shutdown(g_open[i], SHUT_RDWR);
+    pthread_mutex_unlock(&g_open_mu);
+}
+
 enum verdict { V_NEED = 0, V_FRAME = 1, V_ERROR = -1 };
 
 typedef struct conn {
@@ -188,6 +291,7 @@ typedef struct conn {
     size_t used;
     uint64_t skip; /* late-length: announced bytes still to swallow */
     int skip_bad;  /* late-length: error to raise once swallowed */
+    int magic_state; /* split-magic: 0 new header, 1 check it, 2 skip the check */
 } conn;
 
 static uint32_t length_field(const uint8_t *h)
@@ -217,7 +321,9 @@ static int length_ok(uint32_t len)
 static enum verdict parse(conn *c, size_t *flen)
 {
     size_t n = c->used;
-    if (g_m != M_IGNORE_MAGIC && g_m != M_LATE_MAGIC) {
+    if (g_m == M_SPLIT_MAGIC && c->magic_state == 0 && n > 0)
+        c->magic_state = n >= 4 ? 1 : 2; /* the bug: a header in pieces goes unchecked */
+    if (g_m != M_IGNORE_MAGIC && g_m != M_LATE_MAGIC && c->magic_state != 2) {
         for (size_t i = 0; i < n && i < 4; i++)
             if (c->buf[i] != "VSOK"[i]) {
                 logf_("wrong magic byte %zu", i);
@@ -272,6 +378,15 @@ static int on_error(conn *c)
     case M_ECHO_BAD:
         (void)write_all(c->out, c->buf, c->used < 8 ? c->used : 8);
         return 1;
+    case M_CLOSE_WAITS: {
+        uint8_t tmp[4096]; /* the bug: the close waits for the next read to return */
+        while (read(c->in, tmp, sizeof tmp) < 0 && (errno == EINTR || errno == EAGAIN)) {
+        }
+        return 1;
+    }
+    case M_ERROR_KILLS_OTHERS:
+        kill_others(c->in);
+        return 1;
     case M_RESYNC: {
         if (c->used >= 4 && memcmp(c->buf, "VSOK", 4) == 0)
             return 1; /* a length error: this one it does close on */
@@ -299,18 +414,44 @@ static int serve(int in, int out)
         return 2;
     conn c = {.in = in, .out = out, .buf = mem};
     int status = 0;
+    if (g_m == M_BACKPRESSURE) {
+        int fl = fcntl(out, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(out, F_SETFL, fl | O_NONBLOCK);
+    }
     for (;;) {
         if (g_m == M_ONE_READ)
             c.used = 0; /* every read starts a new frame */
+        if (g_m == M_DROP_AT_FIN && g_obn) {
+            struct pollfd p = {.fd = in, .events = POLLIN};
+            if (poll(&p, 1, 0) == 0 && flush_out(out) < 0) { /* about to wait: flush */
+                status = 2;
+                break;
+            }
+        }
         ssize_t r = read(in, c.buf + c.used, BUF_CAP - c.used);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == EAGAIN) { /* backpressure made the descriptor non-blocking */
+            struct pollfd p = {.fd = in, .events = POLLIN};
+            (void)poll(&p, 1, 1000);
+            continue;
+        }
+        if (r < 0 && errno == ECONNRESET && g_m == M_RST_CRASH) {
+            logf_("connection reset: crashing");
+            abort(); /* the bug: a reset "cannot happen" */
+        }
         if (r < 0) {
             status = 2;
             break;
         }
         if (r == 0) {
             status = (c.used || c.skip) ? 1 : 0;
+            g_obn = 0; /* drop-at-fin: the bug, the buffered echoes are forgotten */
+            if ((status == 0 && g_m == M_EOF_NO_CLOSE) || (status == 1 && g_m == M_TRUNCATED_NO_CLOSE)) {
+                logf_("end of stream: keeping the connection open");
+                hold_open(in);
+            }
             break;
         }
         if (c.skip) {
@@ -354,22 +495,80 @@ static int serve(int in, int out)
             }
             memmove(c.buf, c.buf + flen, c.used - flen);
             c.used -= flen;
+            c.magic_state = 0;
         }
         if (closing) {
             status = closing;
             break;
         }
     }
+    if (g_obn && flush_out(out) < 0)
+        status = 2;
     if (status == 1)
         linger_close(in, out);
     munmap(mem, BUF_CAP);
     return status;
 }
 
+static int read_exact(int fd, uint8_t *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return got ? 1 : (r == 0 ? 0 : -1);
+        got += (size_t)r;
+    }
+    return 2;
+}
+
+/* naive-close: correct framing, written the way the original Rust crate
+ * reads (read_exact of the 8-byte header, then of the payload), and a plain
+ * close() on a protocol error: with unread input, TCP sends RST. */
+static int serve_naive(int in, int out)
+{
+    uint8_t *buf = mmap(NULL, BUF_CAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        return 2;
+    int status;
+    for (;;) {
+        int h = read_exact(in, buf, 8);
+        if (h != 2) {
+            status = h == 0 ? 0 : h == 1 ? 1 : 2; /* clean end / truncated header / I/O */
+            break;
+        }
+        uint32_t len = length_field(buf);
+        if (memcmp(buf, "VSOK", 4) != 0 || len == 0 || len > MAX_PAYLOAD) {
+            logf_("protocol error: plain close");
+            status = 1;
+            break;
+        }
+        if (read_exact(in, buf + 8, len) != 2) {
+            status = 1;
+            break;
+        }
+        if (echo_frame(out, buf + 8, len) < 0) {
+            status = 2;
+            break;
+        }
+    }
+    munmap(buf, BUF_CAP);
+    return status; /* the caller closes: no shutdown, no lingering */
+}
+
+static int serve_any(int in, int out)
+{
+    return g_m == M_NAIVE_CLOSE ? serve_naive(in, out) : serve(in, out);
+}
+
 static void *conn_thread(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    (void)serve(fd, fd);
+    open_track(fd, 1);
+    (void)serve_any(fd, fd);
+    open_track(fd, 0);
     close(fd);
     return NULL;
 }
@@ -415,7 +614,7 @@ static int run_listen(const char *text, int ready_fd)
             return 2;
         }
         if (g_m == M_SERIAL) {
-            (void)serve(fd, fd);
+            (void)serve_any(fd, fd);
             close(fd);
             continue;
         }
@@ -439,7 +638,7 @@ static int run_connect(const char *text)
         fprintf(stderr, "vsok-mutant: cannot connect to %s: %s\n", text, err[0] ? err : strerror(errno));
         return 2;
     }
-    int st = serve(fd, fd);
+    int st = serve_any(fd, fd);
     close(fd);
     return st;
 }
@@ -501,7 +700,7 @@ int main(int argc, char **argv)
     /* A write to a peer that went away must fail with EPIPE, not kill us:
      * only the crash mutant is allowed to die. */
     signal(SIGPIPE, SIG_IGN);
-    if (g_m == M_CRASH) {
+    if (g_m == M_CRASH || g_m == M_RST_CRASH) {
         struct rlimit no_core = {0, 0}; /* crash on purpose, but leave no core files */
         (void)setrlimit(RLIMIT_CORE, &no_core);
     }
@@ -512,7 +711,7 @@ int main(int argc, char **argv)
     if (i + 2 == argc && !strcmp(argv[i], "connect"))
         return run_connect(argv[i + 1]);
     if (i + 1 == argc && !strcmp(argv[i], "stdio"))
-        return serve(STDIN_FILENO, STDOUT_FILENO);
+        return serve_any(STDIN_FILENO, STDOUT_FILENO);
     usage(stderr);
     return 2;
 }

@@ -35,8 +35,10 @@ static const struct {
     {"VSOK-CLOSE-ON-ERROR", "On a protocol error the IUT closes the connection (FIN or RST) without "
                             "echoing the offending frame or anything after it."},
     {"VSOK-PREFIX", "Messages completed before a protocol error stay delivered: their echoes are owed."},
-    {"VSOK-SURVIVE", "A protocol error on one connection never takes the IUT down: a fresh "
-                     "connection is served normally afterwards."},
+    {"VSOK-SURVIVE", "A protocol error on one connection, or a peer resetting it (RST), never takes "
+                     "the IUT down: a fresh connection is served normally afterwards."},
+    {"VSOK-ISOLATE", "A protocol error on one connection leaves the other connections open at the "
+                     "same time untouched: mid-frame or between frames, they are served on."},
     {"VSOK-TIMELY", "Every owed echo and every owed close happens within the timeout."},
     {"VSOK-EARLY-REJECT", "A wrong magic byte is detected as soon as it arrives, without waiting for "
                           "the rest of the header (robustness)."},
@@ -44,6 +46,9 @@ static const struct {
                         "connections (robustness; the wire format allows serial service)."},
     {"VSOK-LAZY-ALLOC", "The IUT does not reserve a frame's announced size before its bytes arrive "
                         "(robustness against memory exhaustion)."},
+    {"VSOK-LINGER", "After a protocol error the IUT closes gracefully, so that echoes it already "
+                    "wrote still arrive: on TCP a plain close() with unread input sends RST and "
+                    "discards them (robustness; use a lingering close)."},
 };
 
 const char *vc_rule_text(const char *rule)
@@ -271,6 +276,16 @@ static void builtin_large(vc_catalogue *cat)
     add_sb(cat, &b, "large.1mib.64k-paused", "a 1 MiB message written in 64 KiB pieces with pauses is echoed",
            "VSOK-FLOW", "large flow split split:64k-paused", VC_X_ECHO, VC_END_HALF, VC_P_CHUNK64K);
 
+    b = sb_new("large.slow-reader");
+    for (int i = 0; i < 6; i++)
+        sb_msg(&b, VC_MAX_PAYLOAD, NULL);
+    vc_case *c = add_sb(cat, &b, "large.slow-reader",
+                        "six 1 MiB messages to a runner with a small receive buffer that starts "
+                        "reading late: the IUT's writes block, every echo still arrives whole",
+                        "VSOK-FLOW", "large flow backpressure", VC_X_ECHO, VC_END_HALF, VC_P_WHOLE);
+    c->slow_reader = 1;
+    c->close_rule = "VSOK-EOF";
+
     b = sb_new("large.1mib.random");
     sb_msg(&b, VC_MAX_PAYLOAD, NULL);
     sb_msg(&b, VC_MAX_PAYLOAD - 1, NULL);
@@ -313,6 +328,8 @@ static vc_case *invalid(vc_catalogue *cat, sb *b, const char *id, const char *ti
     vc_case *c = add_sb(cat, b, id, title, rule, tags, VC_X_CLOSE, end, VC_P_WHOLE);
     c->error_name = err;
     c->error_offset = off;
+    if (!strcmp(err, "Truncated"))
+        c->close_rule = "VSOK-TRUNCATED"; /* the stream ended: nothing else to wait for */
     return c;
 }
 
@@ -399,6 +416,21 @@ static void builtin_invalid(vc_catalogue *cat)
         sb_bytes(&b, NULL, 100);
         invalid(cat, &b, bigid[i], title, "VSOK-MAX", "MessageTooLarge", 4, VC_END_STALL);
     }
+    /* Echoes still queued in the IUT when it closes: a slow reader makes
+     * sure they are (on TCP a plain close() with unread input then resets
+     * them away; the drain-first replay tells that from a framing fault). */
+    b = sb_new("invalid.length.max-plus-1-after-large");
+    sb_msg(&b, VC_MAX_PAYLOAD, NULL);
+    sb_msg(&b, VC_MAX_PAYLOAD, NULL);
+    off = b.n;
+    sb_hdr(&b, "VSOK", VC_MAX_PAYLOAD + 1);
+    sb_bytes(&b, NULL, 1000);
+    c = invalid(cat, &b, "invalid.length.max-plus-1-after-large",
+                "two 1 MiB frames, then a header announcing 1 MiB + 1, to a slow reader: both "
+                "echoes arrive whole, then a close", "VSOK-PREFIX", "MessageTooLarge", off + 4,
+                VC_END_STALL);
+    c->slow_reader = 1;
+
     b = sb_new("invalid.length.max-plus-1-full");
     sb_hdr(&b, "VSOK", VC_MAX_PAYLOAD + 1);
     sb_bytes(&b, NULL, VC_MAX_PAYLOAD + 1);
@@ -467,6 +499,30 @@ static void builtin_robust(vc_catalogue *cat)
             "headers announcing 1 MiB with no payload yet do not make the IUT reserve 1 MiB each",
             "VSOK-LAZY-ALLOC", "robustness hostile");
     c->kind = VC_K_LAZY_ALLOC;
+    c->hostile = 1;
+
+    c = add(cat, "robust.error-spares-open",
+            "a protocol error on one connection leaves two others open at the same time (one "
+            "inside a frame, one between frames) working", "VSOK-ISOLATE", "robustness hostile");
+    c->kind = VC_K_ISOLATE;
+    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
+    c->hostile = 1;
+
+    sb b = sb_new("robust.peer-reset");
+    sb_msg(&b, 100, NULL);
+    sb_hdr(&b, "VSOK", 1000);
+    sb_bytes(&b, NULL, 10);
+    c = add_sb(cat, &b, "robust.peer-reset",
+               "one frame, part of the next, then the runner resets the connection (RST): the IUT "
+               "survives", "VSOK-SURVIVE", "robustness hostile reset", VC_X_ECHO, VC_END_RESET,
+               VC_P_WHOLE);
+    c->hostile = 1;
+    b = sb_new("robust.peer-reset-between");
+    sb_msg(&b, 3000, NULL);
+    c = add_sb(cat, &b, "robust.peer-reset-between",
+               "one frame, then the runner resets the connection (RST) at the frame boundary: the "
+               "IUT survives", "VSOK-SURVIVE", "robustness hostile reset", VC_X_ECHO, VC_END_RESET,
+               VC_P_WHOLE);
     c->hostile = 1;
 }
 
@@ -542,6 +598,12 @@ static void vector_cases(vc_catalogue *cat, vsok_vec_set *set)
             c->error_offset = v->result_offset;
             c->pattern = pats[k];
             c->hostile = !ok;
+            if (!ok && !strcmp(v->result, "Truncated"))
+                c->close_rule = "VSOK-TRUNCATED";
+            if (ok && pats[k] == VC_P_SCHEDULE && v->end == VSOK_VEC_END_RESET) {
+                c->end = VC_END_RESET; /* a real RST, once the owed echoes are in */
+                c->hostile = 1;
+            }
             if (pats[k] == VC_P_SCHEDULE) {
                 vc_split *sp = vc_xmalloc(v->nsplits * sizeof *sp);
                 for (size_t s = 0; s < v->nsplits; s++) {

@@ -42,7 +42,7 @@ typedef struct vc_split {
     uint32_t pause_ms; /* after this pause */
 } vc_split;
 
-typedef enum vc_kind { VC_K_EXCHANGE, VC_K_STALL_OTHERS, VC_K_LAZY_ALLOC } vc_kind;
+typedef enum vc_kind { VC_K_EXCHANGE, VC_K_STALL_OTHERS, VC_K_LAZY_ALLOC, VC_K_ISOLATE } vc_kind;
 
 /* What the IUT must do once the runner's bytes are in. */
 typedef enum vc_expect {
@@ -53,6 +53,7 @@ typedef enum vc_expect {
 typedef enum vc_end {
     VC_END_HALF,  /* shutdown(SHUT_WR) after the last byte */
     VC_END_STALL, /* keep the write side open: the IUT must act on what it has */
+    VC_END_RESET, /* once the owed echoes are in: an abortive close (SO_LINGER 0, RST) */
 } vc_end;
 
 typedef struct vc_case {
@@ -83,6 +84,7 @@ typedef struct vc_case {
     int hostile;           /* check that the IUT still serves afterwards */
     int alone;             /* never run concurrently with another case (--jobs): it measures
                               the IUT as a whole (memory, other connections) */
+    int slow_reader;       /* back-pressure: small receive buffer, reading starts late */
 } vc_case;
 
 typedef struct vc_catalogue {
@@ -167,6 +169,7 @@ typedef struct vc_ctx {
     _Atomic int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
     _Atomic int close_misses;       /* protocol errors after which the IUT did not close */
     int probe_baseline;     /* the probe's result before any case ran */
+    _Atomic int nofin_rejects; /* replays without FIN that showed the IUT rejecting valid input */
     int64_t run_deadline;
 } vc_ctx;
 
@@ -211,18 +214,41 @@ typedef struct vc_xfer {
     vc_reader *rd;
     int64_t deadline;   /* absolute (vsok_now_ms) */
     int64_t close_grace_ms; /* once every owed byte is in: wait this long for the IUT's close (-1: until deadline) */
+    int hold_last;      /* leave the last owed byte unread (so a close resets, also on unix
+                           sockets) and stop once it is there: sets held */
+    int read_delay_ms;  /* read nothing for this long (back-pressure on the IUT's writes) */
+    int observe;        /* at the first split points and every paused one, wait (bounded)
+                           until the IUT has read what was written (SIOCOUTQ), so that
+                           each piece reaches it as a read of its own */
     /* out */
     uint64_t sent;
     int write_errno;    /* the IUT stopped taking bytes (EPIPE, ECONNRESET) */
     int closed;         /* 0 open, 1 FIN, 2 reset */
     int timed_out;
     int io_errno;       /* unexpected transport error */
+    int held;           /* hold_last: all but the last owed byte read, the last one waiting */
     int64_t t_start, t_complete, t_closed, t_sent;
 } vc_xfer;
 void vc_xfer_run(vc_xfer *t);
 
 /* run.c */
 void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev);
+
+/* The drain-first replay of an exchange that ended in RST after a protocol
+ * error, with owed echo bytes lost: on a fresh connection, send the valid
+ * prefix of c->input (the owed frames: sum of 8 + c->owed[i].len bytes),
+ * read every owed echo, then send the rest and expect nothing more but a
+ * close.  Returns 1 when the IUT passes that way (the loss was its plain
+ * close() with unread input on TCP, not its framing: grade NON-STRICT
+ * VSOK-LINGER, never FAIL), 0 when it still fails (why says how), -1 when
+ * the replay could not run.  Only c->input, input_len, owed, nowed and end
+ * are used, so other code (fuzz mode) can call it with a vc_case it built
+ * on the stack:
+ *     vc_case k = {.input = bytes, .input_len = n, .owed = spans, .nowed = m,
+ *                  .end = VC_END_STALL};
+ *     if (vc_replay_drain_first(x, &k, why, sizeof why) == 1) ...not a finding
+ */
+int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len);
 
 /* report.c */
 typedef struct vc_run {

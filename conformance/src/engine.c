@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +31,20 @@ static ssize_t recv_some(int fd, uint8_t *p, size_t n)
     return r;
 }
 
+/* Bytes written but not yet read by the IUT (-1: the transport cannot say).
+ * Unix sockets and socketpairs count until the reader takes them; TCP until
+ * the peer's kernel acknowledges them, which on loopback is at once. */
+static long unread(int fd)
+{
+    int v = 0;
+    return ioctl(fd, SIOCOUTQ, &v) == 0 ? v : -1;
+}
+
+#define OBSERVE_SPLITS 64     /* observed split points per exchange (and every paused one) */
+#define OBSERVE_FIRST_MS 2000 /* the first read of a freshly started IUT may take a while */
+#define OBSERVE_MS 200
+#define DECIDED_GRACE_MS 50
+
 void vc_xfer_run(vc_xfer *t)
 {
     int64_t now = vc_now_ms();
@@ -41,6 +57,13 @@ void vc_xfer_run(vc_xfer *t)
         next++;
     int64_t ready_at = 0;
     int shut = 0, writing = 1;
+    t->held = 0;
+    int64_t read_from = t->t_start + (t->read_delay_ms > 0 ? t->read_delay_ms : 0);
+    int64_t observe_until = 0; /* waiting for the IUT to read the last piece */
+    uint32_t observe_pause = 0;
+    size_t observed = 0;
+    int can_observe = t->observe;
+    int64_t decided_at = 0; /* when the reader's verdict became final (MISMATCH, EXCESS) */
 
     for (;;) {
         now = vc_now_ms();
@@ -54,7 +77,26 @@ void vc_xfer_run(vc_xfer *t)
         }
         if (t->closed || vc_reader_settled(t->rd))
             break;
+        if (observe_until) {
+            long q = unread(t->fd);
+            if (q < 0)
+                can_observe = 0;
+            if (q <= 0 || now >= observe_until) {
+                observe_until = 0;
+                ready_at = now + observe_pause;
+            }
+        }
         int64_t limit = t->deadline;
+        if (t->rd->state == VC_R_MISMATCH || t->rd->state == VC_R_EXCESS) {
+            /* The verdict is in; more bytes only fill the report's window.
+             * Do not wait a timeout for bytes a wrong IUT may never send. */
+            if (!decided_at)
+                decided_at = now;
+            if (decided_at + DECIDED_GRACE_MS < limit)
+                limit = decided_at + DECIDED_GRACE_MS;
+            if (now >= limit)
+                break;
+        }
         if (!writing && t->rd->state == VC_R_COMPLETE && t->close_grace_ms >= 0) {
             if (!t->t_complete)
                 t->t_complete = now;
@@ -69,15 +111,31 @@ void vc_xfer_run(vc_xfer *t)
         }
 
         struct pollfd p = {.fd = t->fd, .events = 0};
-        int may_read = !t->read_after_send || !writing;
-        if (may_read)
-            p.events |= POLLIN;
+        int may_read = (!t->read_after_send || !writing) && now >= read_from;
         int64_t wake = limit;
+        if (!may_read && now < read_from && read_from < wake)
+            wake = read_from;
+        /* hold_last: the last owed byte stays in the runner's receive queue */
+        size_t want = sizeof rbuf;
+        int holding = 0;
+        if (t->hold_last && t->rd->total > 0 && t->rd->state == VC_R_PENDING) {
+            uint64_t left = t->rd->total - t->rd->received;
+            if (left <= 1)
+                holding = 1;
+            else if (left - 1 < want)
+                want = (size_t)(left - 1);
+        }
+        if (may_read && !(holding && writing))
+            p.events |= POLLIN;
         if (writing) {
-            if (now >= ready_at)
+            if (observe_until) {
+                if (now + 1 < wake)
+                    wake = now + 1; /* no event says "the peer read it": look again soon */
+            } else if (now >= ready_at) {
                 p.events |= POLLOUT;
-            else if (ready_at < wake)
+            } else if (ready_at < wake) {
                 wake = ready_at;
+            }
         }
         int rc = poll(&p, 1, (int)(wake - now));
         if (rc < 0) {
@@ -89,8 +147,12 @@ void vc_xfer_run(vc_xfer *t)
         if (rc == 0)
             continue;
 
-        if (may_read && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t r = recv_some(t->fd, rbuf, sizeof rbuf);
+        if (may_read && holding && !writing && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+            t->held = 1; /* every owed byte is here but one, and that one is waiting */
+            break;
+        }
+        if (may_read && !holding && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t r = recv_some(t->fd, rbuf, want);
             if (r > 0) {
                 vc_reader_feed(t->rd, rbuf, (size_t)r);
                 if (t->rd->state == VC_R_COMPLETE && !t->t_complete && !writing)
@@ -117,7 +179,15 @@ void vc_xfer_run(vc_xfer *t)
             if (w > 0) {
                 t->sent += (uint64_t)w;
                 if (t->sent == boundary && next < t->nsplits) {
-                    ready_at = vc_now_ms() + t->splits[next].pause_ms;
+                    int64_t at = vc_now_ms();
+                    ready_at = at + t->splits[next].pause_ms;
+                    if (can_observe && (observed < OBSERVE_SPLITS || t->splits[next].pause_ms)) {
+                        observe_until = at + (observed ? OBSERVE_MS : OBSERVE_FIRST_MS);
+                        if (observe_until > t->deadline)
+                            observe_until = t->deadline;
+                        observe_pause = t->splits[next].pause_ms;
+                        observed++;
+                    }
                     next++;
                 }
             } else if (w < 0 && errno != EAGAIN && errno != EINTR) {

@@ -445,7 +445,9 @@ int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len)
         if (p != PROBE_CLOSED)
             return p;
         int64_t left = deadline - vc_now_ms();
-        if (attempt >= 4 || left < 100)
+        /* an IUT that answered the probe like this before any case ran is
+         * not dying: no second look */
+        if (attempt >= 4 || left < 100 || x->probe_baseline != VC_PROBE_OK)
             return VC_PROBE_WRONG;
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);

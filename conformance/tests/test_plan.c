@@ -121,7 +121,9 @@ Test(plan, every_case_owes_only_frames_that_are_in_its_input)
             cr_assert_eq(c->owed[m].data, c->input + off + 8, "%s", c->id);
             off += 8 + c->owed[m].len;
         }
-        if (c->expect == VC_X_ECHO)
+        if (c->expect == VC_X_ECHO && c->end == VC_END_RESET)
+            cr_assert_leq(off, c->input_len, "%s: a reset may cut the last frame", c->id);
+        else if (c->expect == VC_X_ECHO)
             cr_assert_eq(off, c->input_len, "%s: a valid case owes all it sends", c->id);
         else
             cr_assert_lt(off, c->input_len, "%s: an invalid case sends more than it owes", c->id);
@@ -133,4 +135,52 @@ Test(plan, ids_are_unique)
     for (size_t i = 0; i < cat.n; i++)
         for (size_t k = i + 1; k < cat.n; k++)
             cr_assert_str_neq(cat.cases[i].id, cat.cases[k].id);
+}
+
+Test(plan, every_rule_a_case_can_fail_with_is_documented)
+{
+    for (size_t i = 0; i < cat.n; i++) {
+        const vc_case *c = &cat.cases[i];
+        cr_assert(vc_rule_text(c->rule)[0], "%s: rule %s", c->id, c->rule);
+        if (c->close_rule)
+            cr_assert(vc_rule_text(c->close_rule)[0], "%s: close rule %s", c->id, c->close_rule);
+    }
+    cr_assert(vc_rule_text("VSOK-ISOLATE")[0] && vc_rule_text("VSOK-LINGER")[0]);
+}
+
+Test(plan, an_iut_staying_open_after_a_truncated_stream_fails_the_truncation_rule)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cat.n; i++) {
+        const vc_case *c = &cat.cases[i];
+        if (c->error_name && !strcmp(c->error_name, "Truncated")) {
+            cr_assert_str_eq(c->close_rule, "VSOK-TRUNCATED", "%s", c->id);
+            cr_assert_eq(c->end, VC_END_HALF, "%s: the stream really ends", c->id);
+            n++;
+        }
+    }
+    cr_assert_geq(n, 9);
+}
+
+Test(plan, end_of_stream_cases_require_a_close)
+{
+    const char *ids[] = {"halfclose.single", "halfclose.pipelined", "halfclose.empty",
+                         "large.slow-reader"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        const vc_case *c = find(ids[i]);
+        cr_assert_str_eq(c->close_rule, "VSOK-EOF", "%s", ids[i]);
+        cr_assert_eq(c->end, VC_END_HALF, "%s", ids[i]);
+    }
+    cr_assert(find("large.slow-reader")->slow_reader);
+}
+
+Test(plan, peer_reset_cases_end_in_a_reset_after_owed_echoes)
+{
+    const char *ids[] = {"robust.peer-reset", "robust.peer-reset-between"};
+    for (size_t i = 0; i < 2; i++) {
+        const vc_case *c = find(ids[i]);
+        cr_assert_eq(c->end, VC_END_RESET, "%s", ids[i]);
+        cr_assert(c->nowed >= 1 && c->hostile, "%s: an echo to hold back, a probe after", ids[i]);
+    }
+    cr_assert_eq(find("robust.error-spares-open")->roles, (unsigned)VC_ROLE_SERVER);
 }
