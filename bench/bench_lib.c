@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_lib.c - libvsok throughput against the physical limit, in one run.
  *
  * Over a Unix socketpair with a sender and a receiver thread, for each

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """How long vsok-conform takes on the runs that used to be slow (run by
 scripts/bench; never by ctest, and no threshold: it prints the figures).
 

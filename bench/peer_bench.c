@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peer_bench.c - vsok-peer echo against a raw byte-echo server, same client,
  * same transport, same run.
  *

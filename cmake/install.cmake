@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # install(): headers, static + shared library, an exported CMake package
 # (find_package(vsok) gives vsok::vsok and vsok::vsok_shared) and vsok.pc.
 # Components, one per Debian package (packaging/CMakeLists.txt): lib (the

@@ -1,4 +1,5 @@
 #!/bin/bash -eu
+# SPDX-License-Identifier: MIT
 # fuzz/build.sh - builds every vsok fuzz target the OSS-Fuzz way, for
 # OSS-Fuzz and ClusterFuzzLite (.clusterfuzzlite/build.sh calls this).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_address - the address parser and formatter.
  *
  * Properties: parsing never reads past the terminating NUL; an error always

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_common.h - shared by every vsok fuzz target.
  *
  * Header-only (static functions) so each target stays one source file and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_conform_reader - the part of vsok-conform that reads a hostile IUT's
  * echo bytes (conformance/src/reader.c), against a model written here: the
  * owed byte stream is the concatenation of "VSOK" + u32 BE length + payload

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_header - header decode, prefix check, encode and their round trip,
  * each checked against a few-line model of the frame format written here
  * independently of ref/src/header.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_reassembly - the push decoder, fed at fuzzer-chosen chunk boundaries,
  * must agree with the independent one-shot decoder on every message (offset,
  * length, bytes), on the final outcome and on its offset; errors must be

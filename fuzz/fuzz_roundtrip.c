@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_roundtrip - any payload of 1..1 MiB, written by one of the writers,
  * read back by every reader, yields the same bytes.
  *

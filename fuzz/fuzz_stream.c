@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_stream - the readers that pull from a transport, against the
  * one-shot decoder of the same bytes.
  *

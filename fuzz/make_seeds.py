@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """make_seeds.py OUTDIR - seed inputs for every fuzz target, made from the
 vector set's raw streams (vectors/bin/*.bin) plus a few hand-written ones.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay.c - a standalone driver: runs LLVMFuzzerTestOneInput on every file
  * named on the command line and on every regular file inside every
  * directory named (one level, sorted, hidden files skipped).  Used by ctest

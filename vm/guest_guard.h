@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/guest_guard.h - refuse to open AF_VSOCK connections outside the VM.
  *
  * On a development or CI host a vsock connect() goes to the hypervisor.  The

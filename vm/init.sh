@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: MIT
 # vm/init.sh - PID 1 of the throw-away vsock VM booted by scripts/vm-test.
 #
 # Loads the vsock loopback transport (the guest has no network card and no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/vsock_bench.c - throughput over real AF_VSOCK inside the test VM.
  *
  * The guest CPU is emulated (qemu TCG), so absolute numbers say nothing about

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/vsock_guest.c - the library over real AF_VSOCK, inside the test VM.
  *
  * Runs only in scripts/vm-test's guest (see guest_guard.h), where the only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/wait_port.c - vsok-vm-wait PORT PID SECONDS: returns once something
  * accepts connections on vsock:local:PORT inside the test VM.
  *

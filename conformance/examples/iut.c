@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A complete VSOK echo peer in plain C: no libvsok, just read(2)/write(2).
  * Exec role: the conformance runner's socket is stdin and stdout.
  *

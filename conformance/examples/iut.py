@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A complete VSOK echo peer in plain Python (stdlib only), certified by vsok-conform.
 
 exec role:   vsok-conform --target 'exec:python3 iut.py'

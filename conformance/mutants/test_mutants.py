@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Self-validation of vsok-conform: run it against a deliberately faulty IUT
 (vsok-mutant) and check that it reports the bug the mutant was built with, or
 certify a correct IUT (the examples, the "none" mutant).

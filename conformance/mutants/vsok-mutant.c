@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok-mutant - deliberately faulty VSOK echo peers, to prove that
  * vsok-conform catches real bugs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cases.c - the catalogue: built-in cases and every decoder vector of the
  * vector set under several split patterns.  Ids are stable: they appear in
  * reports, reproducers and --pick lists. */

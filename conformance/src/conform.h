@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conform.h - internals of vsok-conform shared by its source files. */
 #ifndef VSOK_CONFORM_H
 #define VSOK_CONFORM_H

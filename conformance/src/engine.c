@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* engine.c - one exchange with the IUT: the runner writes its bytes (cut as
  * the plan says) while it reads and checks the echoes, in a single poll()
  * loop, so an IUT that echoes while it is still reading never deadlocks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.c - differential fuzzing of the IUT: vsok-conform --fuzz DURATION.
  *
  * Each input (fuzz_gen.c) is played against the IUT in its role while the

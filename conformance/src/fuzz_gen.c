@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_gen.c - the inputs of fuzz mode: streams built from the protocol's
  * grammar (valid frames at every size boundary, invalid headers of every
  * class), seeded by the catalogue's inputs (the vector set), then mutated

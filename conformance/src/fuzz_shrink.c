@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_shrink.c - minimising a fuzz finding: the smallest input (bytes and
  * write schedule) that still diverges the same way.  Greedy passes, each
  * candidate checked by re-executing it against the IUT: drop the second

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* html.c - one self-contained HTML page that reads right without
  * JavaScript: the summary of every run, then every failure's details
  * (expected, actual, hex dump, replay), then a table of all cases by run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* iut.c - reaching the implementation under test in its three roles:
  * server (the runner connects), client (the IUT connects to the runner,
  * optionally spawned per connection) and exec (a command per connection

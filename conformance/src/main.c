@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - vsok-conform: tells an implementation of the VSOK protocol, case
  * by case, where it breaks the protocol.  See usage() and
  * conformance/README.md.  Exit status: 0 no case failed, 1 a case failed (or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reader.c - the echo check; see reader.h.  No allocation, no trust in the
  * IUT's lengths: the owed frames drive the comparison. */
 #include "reader.h"

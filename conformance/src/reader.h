@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reader.h - checks the bytes an implementation under test (IUT) echoes
  * against the frames it owes.
  *

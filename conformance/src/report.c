@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* report.c - the human report, TAP, JSON and JUnit.
  *
  * JSON (--json FILE), format 1; stable field names:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* run.c - running one case and grading it.  Every verdict other than PASS
  * and SKIP says what was owed and what was seen; survival of the IUT is
  * checked after every hostile or failed case so that a crash or a wedge is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.c - small helpers: PRNG, allocation that cannot return NULL,
  * formatting. */
 #include <errno.h>

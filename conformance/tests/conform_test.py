@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Process-level tests of vsok-conform: real runner, real IUT processes, real
 sockets.  Each test is one ctest (see CMakeLists.txt):
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Proof of vsok-conform --fuzz: it finds every faulty IUT and none of the
 correct ones, deterministically.
 

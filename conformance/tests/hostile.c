@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hostile.c - implementations under test that attack the runner rather than
  * break a protocol rule: the runner must survive them with bounded time and
  * memory and say what happened.

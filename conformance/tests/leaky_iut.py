@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A VSOK echo server with correct framing that keeps 512 KiB of memory for
 every connection it served and never gives it back: vsok-conform --fuzz must
 report its memory growth (VmRSS, the server's pid from SO_PEERCRED).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A correct VSOK echo server that follows the original design step by step:
 read the 8-byte header, read the payload, echo; on a protocol error a plain
 close() - with unread input that is an RST on TCP, which can make the peer's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Write plans: how the runner cuts its bytes into writes.  Seeded plans
  * must replay exactly (--seed), and every plan must stay inside the stream. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The echo reader: the part of vsok-conform that judges the IUT's bytes. */
 #include <criterion/criterion.h>
 #include <string.h>

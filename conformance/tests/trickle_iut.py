@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A correct but trickling VSOK echo IUT for the exec role: it frames exactly
 like conformance/examples/iut.py, but writes its echoes one byte per
 --interval seconds (default 1).  Used by the early-end ctest and the runner

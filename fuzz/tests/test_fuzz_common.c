@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fuzz_common.c - the exact-size copies every fuzz target relies on:
  * under ASan, the byte before and the byte after each copy are poisoned and
  * the copy itself is not, for every length, after growth and reuse; a

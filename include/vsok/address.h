@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/address.h - one address syntax for every vsok tool.
  *
  *   vsock:CID:PORT      AF_VSOCK; CID may be a number or any (-1), local (1),

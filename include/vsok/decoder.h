@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/decoder.h - incremental push decoder (reassembly) for VSOK streams.
  *
  * Feed it whatever the transport delivered, one byte or many frames at a

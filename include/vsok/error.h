@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/error.h - error codes shared by every vsok module.
  *
  * Every fallible vsok call returns a vsok_err.  VSOK_OK is zero, so

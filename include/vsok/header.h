@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/header.h - the 8-byte VSOK frame header.
  *
  *   +-------------+-------------------+----------------+

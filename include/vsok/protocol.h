@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/protocol.h - vsok_protocol, a message framing behind a vtable.
  *
  * A vsok_protocol reads and writes whole messages over a vsok_stream.  Its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/socket.h - vsok_socket, a buffered message socket.
  *
  * A vsok_socket owns an fd, a protocol (VSOK unless told otherwise), a read

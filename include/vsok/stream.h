@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/stream.h - the abstract byte stream protocols run over.
  *
  * A stream is a pair of callbacks and a context, so a protocol can run over

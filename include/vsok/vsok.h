@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok/vsok.h - umbrella header for libvsok, the reference implementation of
  * the VSOK message framing ("VSOK" + u32 big-endian length + payload) over
  * vsock and other byte streams. */

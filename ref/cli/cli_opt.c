@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_opt.c - see cli_opt.h.  Hand-written digit loops rather than
  * strtod/strtoull: those skip leading spaces, take signs ("-1" wraps to
  * 2^64-1), hex floats, "nan" and "inf", which is how nonsense got in. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_opt.h - strict parsing of command-line option values, shared by the
  * tools (vsok-peer, vsok-conform).  Not part of the libvsok API.
  *

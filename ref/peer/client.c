@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c - the one-connection modes: send, recv, stdio.  Blocking I/O
  * through the library's own helpers: these are what a user's program would
  * call. */

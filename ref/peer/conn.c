@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c - the echo, sink and source service: one VSOK connection each,
  * accepted or connected.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.c - one write(2) per line so lines from a busy loop never interleave. */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h - leveled log lines for vsok-peer, as text or JSON lines.
  *
  * A line is an event name plus "key=value" fields.  Text output prints them

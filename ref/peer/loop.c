@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loop.c - the epoll loop: listener, signals, timers, accept policy.
  *
  * Level-triggered epoll.  Each registered io carries its own callback, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - vsok-peer command line: parse, set up, dispatch to a mode. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* outq.c - chunked byte queue drained with writev. */
 #include "outq.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* outq.h - output of one connection (or relay direction): what is staged for
  * the next write, and what the kernel would not take yet.
  *

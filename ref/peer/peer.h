@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peer.h - shared types of vsok-peer: options, the event loop, its objects. */
 #ifndef PEER_H
 #define PEER_H

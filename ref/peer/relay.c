@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* relay.c - validating proxy: LISTEN_ADDR <-> TARGET_ADDR.
  *
  * One direction's data, in order: read (read_side, into the service's read

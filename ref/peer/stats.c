@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.c - counters; errors are printed by their stable vsok_errname. */
 #include "stats.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.h - process-wide counters of vsok-peer, printed on SIGUSR1 and at exit. */
 #ifndef PEER_STATS_H
 #define PEER_STATS_H

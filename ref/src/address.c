@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* address.c - the address syntax: parse and format (vsok/address.h).
  *
  * Parsing is strict because addresses come from command lines and config

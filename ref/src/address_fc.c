@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* address_fc.c - the Firecracker hybrid vsock handshake: connect to the
  * UDS, send "CONNECT <port>\n", accept exactly "OK <u32>\n" and not one
  * byte more. */

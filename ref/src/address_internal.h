@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* address_internal.h - what address.c, address_socket.c and address_fc.c
  * share (internal). */
 #ifndef VSOK_ADDRESS_INTERNAL_H

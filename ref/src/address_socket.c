@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* address_socket.c - sockets for parsed addresses: connect (bounded by a
  * deadline), listen, the address of a live socket, and the sentences that
  * explain a failure.  The Firecracker CONNECT handshake is address_fc.c. */

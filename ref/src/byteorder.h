@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* byteorder.h - big-endian loads and stores (internal).
  *
  * Leaf header: no library types, so anything may include it and it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* decoder.c - incremental push decoder and the independent one-shot decoder.
  *
  * The push decoder is split-aware: a frame wholly inside the caller's buffer

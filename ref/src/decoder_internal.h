@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* decoder_internal.h - the decoder's internals (the struct and its whole-frame fast
  * path), shared by decoder.c and the socket reader; not part of the API.
  * Other internals live by concept: byteorder.h, frame.h (header layout),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c - names and sentences for vsok_err. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.h - the frame layout, written in one place (internal).
  *
  * Every writer of a VSOK header (vsok_header_encode, the socket's batched

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* header.c - encode and validate the 8-byte frame header. */
 #include <stdint.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lenprefix.c - the example custom protocol: a bare u32 big-endian length
  * prefix with its own maximum and its own error codes, to show (and test)
  * that the vtable carries protocols other than VSOK without flattening their

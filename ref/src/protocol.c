@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* protocol.c - the VSOK protocol behind the vsok_protocol vtable, and the
  * stateless one-frame helpers over a stream or an fd. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* socket.c - vsok_socket, the buffered message socket: an owned fd, a
  * protocol, a read buffer and a write queue.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream.c - byte streams: the fd-backed default and the retry loops every
  * protocol needs (EINTR, short transfers, EAGAIN with a deadline). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream_internal.h - the stream loops the library's readers and writers
  * share with absolute deadlines (internal; stream.c). */
 #ifndef VSOK_STREAM_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* writer.c - the frame writer: one VSOK frame onto a stream, header and
  * first chunk together, the rest in chunks of at most VSOK_CHUNK_SIZE. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* writer.h - the frame writer (internal; writer.c). */
 #ifndef VSOK_WRITER_H
 #define VSOK_WRITER_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install_consumer.sh BUILD_DIR CONSUMER_SRC CC GENERATOR [EXTRA_CFLAGS]
 # Installs the build into a throw-away prefix, then builds and runs a small
 # outside project against it twice: through find_package(vsok) (vsok::vsok)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "mock.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mock.h - a scripted vsok_stream for tests: each read/write call follows the
  * next step of a script (move n bytes, fail with EINTR/EAGAIN/errno, end of
  * stream), and every write call's size is recorded. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests for vsok/address.h: parsing every spelling and every malformed
  * address, canonical formatting, and real connect/listen over loopback TCP
  * and Unix sockets in private temporary directories.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests for Firecracker hybrid vsock (fc:UDS_PATH:PORT) against a fake
  * Firecracker: a thread that listens on a real Unix socket, reads the
  * "CONNECT <port>\n" line and answers with a scripted reply.

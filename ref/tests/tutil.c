@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "tutil.h"
 
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tutil.h - helpers shared by the vsok Criterion tests: frame building that
  * does not go through the library under test, deterministic data, and peer
  * threads over socketpairs. */

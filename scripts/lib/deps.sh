@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scripts/lib/deps.sh - sourced by the scripts: installs Debian packages that
 # are missing, and only those (apt-get update first, as a fresh machine needs).
 vsok_need_pkgs() {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scripts/lib/vm-iut.sh - sourced by scripts/vm-test: the --iut and
 # --self-test modes.  A "job" is one IUT certified by one vsok-conform run in
 # the guest.  The host packs, per job, a directory /iut/jobs/N with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok_vectors.c - loader for vectors/vectors.txt (grammar: vectors/README.md).
  *
  * Self-contained (libc only) so it can drive implementations other than

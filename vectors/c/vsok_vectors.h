@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vsok_vectors.h - loader for vectors/vectors.txt, the C-friendly export of
  * the VSOK golden test vectors (the JSON files are the primary form; this
  * line-based file carries exactly the same cases so C code needs no JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_vectors.c - every golden vector through every libvsok read path, and
  * every encoder vector through the encoder and writers.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Every numeric and choice option of vsok-peer and vsok-conform, spelled
 wrong: each must exit 2 with exactly one line on stderr naming the option and
 the value, before doing anything.  The good spellings still work, and the

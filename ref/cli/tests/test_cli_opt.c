@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cli_opt.c - the option value parsers: every malformed spelling seen
  * in the field is refused with a reason, every good one gives its value. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.h - drive the real vsok-peer binary from Criterion tests.
  * Every wait is bounded; a peer is synchronised with through --ready-fd,
  * never through sleeps. */

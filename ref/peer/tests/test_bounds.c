@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_bounds.c - the peer's three rules a correct or hostile client must
  * find exactly as documented:
  *   - the message timeout measures one message, from its first byte to its

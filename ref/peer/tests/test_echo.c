@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_echo.c - vsok-peer listen (echo server) over Unix sockets and TCP on
  * 127.0.0.1: concurrency, every bad-input vector, slowloris, resets,
  * half-close, a client that never reads, limits and shutdown. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_logs.c - what vsok-peer's log lines say: the address parser's own
  * explanation of a bad address, and refusal summaries that add up to every
  * refusal. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_modes.c - the other roles of vsok-peer: stdio (exec role), connect
  * (client role), source and sink, send and recv, and the command line. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_outbound.c - what a client that never reads its echoes can make
  * vsok-peer hold, by the peer's own statistic (mem_conn_peak_bytes), against
  * the bound ref/peer/README.md documents ("Output bound"). */

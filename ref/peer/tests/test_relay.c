@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_relay.c - vsok-peer relay between a test client and a test-owned
  * target socket, so the test sees exactly the bytes forwarded each way. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Uses a little of every installed header; exits 0 when the library works. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm/examples/c/echo_agent.c - a VSOK echo agent over AF_VSOCK with libvsok.
  *
  *   echo-agent listen PORT     serve vsock:any:PORT, one thread per connection

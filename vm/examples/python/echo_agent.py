@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """vm/examples/python - a VSOK echo agent over AF_VSOCK, Python stdlib only.
 
     python3 echo_agent.py listen PORT     serve vsock:any:PORT, a thread per connection
