@@ -23,12 +23,12 @@
  * times and prints the ratios of each rep's pair with their spread
  * (min / median / max), so noise is visible.  Loopback only, every run
  * bounded in time. */
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -36,8 +36,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,8 +256,9 @@ static void start_peer(server *s, const char *bin, int tcp, int out_fd)
         die("pipe");
     char unixaddr[128];
     snprintf(unixaddr, sizeof unixaddr, "unix:@vsok-bench-peer-%d", getpid());
-    const char *argv[] = {bin,      "--ready-fd", "3", "-q", "--idle-timeout", "0", "--max-conns", "20000",
-                          "listen", tcp ? "tcp:127.0.0.1:0" : unixaddr, NULL};
+    const char *argv[] = {bin, "--ready-fd",  "3",     "-q",     "--idle-timeout",
+                          "0", "--max-conns", "20000", "listen", tcp ? "tcp:127.0.0.1:0" : unixaddr,
+                          NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, rp[1], 3);
@@ -318,7 +319,8 @@ typedef struct lconn {
 /* Echoed frames per second over conns connections for secs seconds.
  * wmsgs 0: a 512 KiB byte window (throughput); else at most wmsgs whole
  * messages in flight per connection (latency-bound). */
-static double load(const char *addr, size_t msg, int conns, int wmsgs, double secs, double *mbps, uint64_t *all)
+static double load(const char *addr, size_t msg, int conns, int wmsgs, double secs, double *mbps,
+                   uint64_t *all)
 {
     size_t frame = VSOK_HEADER_SIZE + msg;
     size_t nframes = (256 * 1024) / frame;
@@ -478,10 +480,11 @@ static int idle_memory(const char *bin, int nconn)
     double per = opened ? (double)(after - before) * 1024.0 / opened : 0;
     int ok = opened == nconn && echoed == nconn && per <= 16384;
     printf("\n# memory per idle connection (TCP, %d connections, one 64 B echo each)\n\n", nconn);
-    printf("| connections | echoed | VmRSS before | VmRSS after | per connection | peer-reported heap/conn | target |\n");
+    printf("| connections | echoed | VmRSS before | VmRSS after | per connection | peer-reported heap/conn | "
+           "target |\n");
     printf("|---|---|---|---|---|---|---|\n");
-    printf("| %d | %d | %ld KiB | %ld KiB | %.0f B | %ld B | <= 16384 B %s |\n", opened, echoed, before, after,
-           per, heap, ok ? "met" : "MISSED");
+    printf("| %d | %d | %ld KiB | %ld KiB | %.0f B | %ld B | <= 16384 B %s |\n", opened, echoed, before,
+           after, per, heap, ok ? "met" : "MISSED");
     printf("\n(VmRSS counts the peer's user memory; the kernel's socket buffers are not in it.)\n");
     return !ok;
 }
@@ -563,7 +566,7 @@ int main(int argc, char **argv)
     }
     if (!bin) {
         fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
-                            " [--cell tcp|unix SIZE CONNS]\n");
+                        " [--cell tcp|unix SIZE CONNS]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -582,16 +585,17 @@ int main(int argc, char **argv)
            reps, secs);
     printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "
            "min / median / max.\n\n");
-    printf("| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server CPU s "
-           "| goal (per CPU s, median) |\n");
+    printf(
+        "| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server CPU s "
+        "| goal (per CPU s, median) |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     static const size_t sizes[] = {64, 65536};
     static const int conns[] = {1, 64};
     for (int tcp = 1; tcp >= 0 && !only_lat; tcp--) {
         for (size_t si = 0; si < 2; si++) {
             for (size_t ci = 0; ci < 2; ci++) {
-                if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != sizes[si] ||
-                                      only_conns != conns[ci]))
+                if (only_tcp >= 0 &&
+                    (only_tcp != tcp || (size_t)only_size != sizes[si] || only_conns != conns[ci]))
                     continue;
                 double raw[MAXREP], peer[MAXREP], rcpu[MAXREP], pcpu[MAXREP], q[MAXREP], qc[MAXREP];
                 for (int r = 0; r < reps; r++) {
@@ -617,7 +621,8 @@ int main(int argc, char **argv)
 
     if (only_tcp < 0 || only_lat) {
         printf("\nLatency-bound (1 connection, the next message sent only when an echo is whole).\n\n");
-        printf("| transport | size | in flight | raw msgs/s | peer msgs/s | naive msgs/s | peer/raw | peer/naive "
+        printf("| transport | size | in flight | raw msgs/s | peer msgs/s | naive msgs/s | peer/raw | "
+               "peer/naive "
                "| goal (medians) |\n");
         printf("|---|---|---|---|---|---|---|---|---|\n");
         static const size_t lsizes[] = {64, 4096, 65536};
@@ -626,8 +631,8 @@ int main(int argc, char **argv)
             for (size_t wi = 0; wi < 2; wi++) {
                 for (size_t si = 0; si < 3; si++) {
                     /* --latency --cell tcp SIZE WINDOW: one cell */
-                    if (only_tcp >= 0 && (only_tcp != tcp || (size_t)only_size != lsizes[si] ||
-                                          only_conns != windows[wi]))
+                    if (only_tcp >= 0 &&
+                        (only_tcp != tcp || (size_t)only_size != lsizes[si] || only_conns != windows[wi]))
                         continue;
                     double raw[MAXREP], peer[MAXREP], naive[MAXREP], q[MAXREP], qn[MAXREP], cpu;
                     for (int r = 0; r < reps; r++) {
@@ -642,9 +647,12 @@ int main(int argc, char **argv)
                     misses += !ok;
                     printf("| %s | %s | %d | %.0f | %.0f | %.0f | %s | %s | >= 0.9 and >= 1.2 %s |\n",
                            tcp ? "tcp" : "unix",
-                           lsizes[si] == 64 ? "64 B" : lsizes[si] == 4096 ? "4 KiB" : "64 KiB", windows[wi],
-                           median(raw, reps), median(peer, reps), median(naive, reps), spread(sq, sizeof sq, q, reps),
-                           spread(sqn, sizeof sqn, qn, reps), ok ? "met" : "MISSED");
+                           lsizes[si] == 64     ? "64 B"
+                           : lsizes[si] == 4096 ? "4 KiB"
+                                                : "64 KiB",
+                           windows[wi], median(raw, reps), median(peer, reps), median(naive, reps),
+                           spread(sq, sizeof sq, q, reps), spread(sqn, sizeof sqn, qn, reps),
+                           ok ? "met" : "MISSED");
                     fflush(stdout);
                 }
             }

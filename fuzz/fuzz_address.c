@@ -22,8 +22,8 @@ FZ_NOCOV static int same_addr(const vsok_addr *a, const vsok_addr *b)
         return 1;
     /* The formatter spells a relative file named "@x" as "./@x" so it cannot
      * read back as an abstract name: same file, different spelling. */
-    return a->kind == VSOK_ADDR_UNIX && !a->abstract && a->path[0] == '@' &&
-           strncmp(b->path, "./", 2) == 0 && strcmp(b->path + 2, a->path) == 0;
+    return a->kind == VSOK_ADDR_UNIX && !a->abstract && a->path[0] == '@' && strncmp(b->path, "./", 2) == 0 &&
+           strcmp(b->path + 2, a->path) == 0;
 }
 
 FZ_NOCOV static void check_fields(const vsok_addr *a)

@@ -43,12 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A property failed: say which and abort, which every engine (libFuzzer,
  * AFL++, the replay driver under ctest) records as a crash. */
-#define FZ_CHECK(cond)                                                                        \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond);     \
-            abort();                                                                          \
-        }                                                                                     \
+#define FZ_CHECK(cond)                                                                    \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                                      \
+        }                                                                                 \
     } while (0)
 
 /* A big-endian u32, the model's own (the library's is what is under test). */
@@ -149,8 +149,14 @@ void *__wrap_calloc(size_t k, size_t n);
 void *__wrap_realloc(void *p, size_t n);
 int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
 FZ_NOCOV void *__wrap_malloc(size_t n) { return fz_alloc_should_fail() ? NULL : __real_malloc(n); }
-FZ_NOCOV void *__wrap_calloc(size_t k, size_t n) { return fz_alloc_should_fail() ? NULL : __real_calloc(k, n); }
-FZ_NOCOV void *__wrap_realloc(void *p, size_t n) { return fz_alloc_should_fail() ? NULL : __real_realloc(p, n); }
+FZ_NOCOV void *__wrap_calloc(size_t k, size_t n)
+{
+    return fz_alloc_should_fail() ? NULL : __real_calloc(k, n);
+}
+FZ_NOCOV void *__wrap_realloc(void *p, size_t n)
+{
+    return fz_alloc_should_fail() ? NULL : __real_realloc(p, n);
+}
 FZ_NOCOV int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     int e = fz_poll_errno;
@@ -312,7 +318,11 @@ FZ_NOCOV static inline size_t fz_max_payload(unsigned mode)
 
 /* The messages the one-shot decoder sees: the oracle the others must match. */
 typedef struct fz_msgs {
-    struct { const uint8_t *data; size_t len; uint64_t offset; } *v;
+    struct {
+        const uint8_t *data;
+        size_t len;
+        uint64_t offset;
+    } * v;
     size_t n, cap;
 } fz_msgs;
 
@@ -363,12 +373,8 @@ FZ_NOCOV static inline void fz_oracle_run(fz_oracle *o, const uint8_t *buf, size
     FZ_CHECK(expect_off <= n);
     /* Where the stream stopped being valid follows the project's offset rule. */
     switch (o->end) {
-    case VSOK_E_EOF:
-        FZ_CHECK(expect_off == n && o->end_off == n);
-        break;
-    case VSOK_E_TRUNCATED:
-        FZ_CHECK(o->end_off == n && n > expect_off);
-        break;
+    case VSOK_E_EOF: FZ_CHECK(expect_off == n && o->end_off == n); break;
+    case VSOK_E_TRUNCATED: FZ_CHECK(o->end_off == n && n > expect_off); break;
     case VSOK_E_MAGIC:
         FZ_CHECK(o->end_off >= expect_off && o->end_off < expect_off + VSOK_MAGIC_SIZE);
         FZ_CHECK(o->end_off < n);
@@ -385,8 +391,7 @@ FZ_NOCOV static inline void fz_oracle_run(fz_oracle *o, const uint8_t *buf, size
             FZ_CHECK(o->end == VSOK_E_LENGTH ? field == 0 : field > max);
         }
         break;
-    default:
-        FZ_CHECK(!"unexpected one-shot result");
+    default: FZ_CHECK(!"unexpected one-shot result");
     }
 }
 

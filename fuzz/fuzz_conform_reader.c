@@ -28,7 +28,7 @@
 typedef struct model {
     uint8_t *owed;
     size_t owed_len;
-    size_t cmp;      /* actual bytes compared so far (all equal) */
+    size_t cmp;        /* actual bytes compared so far (all equal) */
     uint64_t mismatch; /* first differing offset, UINT64_MAX while none */
 } model;
 
@@ -58,8 +58,7 @@ FZ_NOCOV static void build_owed(model *m, const vc_span *sp, size_t n)
 
 /* The verdict the first `got` actual bytes imply (compared incrementally:
  * each byte once). */
-FZ_NOCOV static vc_rstate model_state(model *m, const uint8_t *act, size_t got, int eof,
-                                      uint64_t *diff)
+FZ_NOCOV static vc_rstate model_state(model *m, const uint8_t *act, size_t got, int eof, uint64_t *diff)
 {
     size_t common = got < m->owed_len ? got : m->owed_len;
     for (; m->mismatch == UINT64_MAX && m->cmp < common; m->cmp++)
@@ -79,8 +78,7 @@ FZ_NOCOV static vc_rstate model_state(model *m, const uint8_t *act, size_t got, 
     return eof ? VC_R_SHORT : VC_R_PENDING;
 }
 
-FZ_NOCOV static void check_state(const vc_reader *r, model *m, const uint8_t *act, size_t got,
-                                 int eof)
+FZ_NOCOV static void check_state(const vc_reader *r, model *m, const uint8_t *act, size_t got, int eof)
 {
     uint64_t diff = UINT64_MAX;
     vc_rstate want = model_state(m, act, got, eof, &diff);

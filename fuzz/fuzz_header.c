@@ -31,8 +31,8 @@ FZ_NOCOV static void check_decode(const uint8_t *h, uint32_t max)
 {
     uint32_t len = 0xDEADBEEF;
     vsok_err want = model_decode(h, max);
-    vsok_err got = max == VSOK_MAX_PAYLOAD ? vsok_header_decode(h, &len)
-                                           : vsok_header_decode_max(h, max, &len);
+    vsok_err got =
+        max == VSOK_MAX_PAYLOAD ? vsok_header_decode(h, &len) : vsok_header_decode_max(h, max, &len);
     FZ_CHECK(got == want);
     /* The length as sent is reported whenever the magic is right. */
     if (want != VSOK_E_MAGIC)

@@ -285,9 +285,7 @@ FZ_NOCOV int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* One-shot decode without a callback or an offset pointer agrees. */
         FZ_CHECK(vsok_decode_all(stream, n, max, NULL, NULL, NULL) == o.end);
         break;
-    case 2:
-        run_nomem(&o, stream, n, max, (long)(size / 4 % 6), &sp, &chunks);
-        break;
+    case 2: run_nomem(&o, stream, n, max, (long)(size / 4 % 6), &sp, &chunks); break;
     default:
         /* Early stop: the callback's non-zero return ends decoding with OK
          * after exactly the k-th message. */

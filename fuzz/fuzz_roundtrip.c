@@ -64,10 +64,10 @@ FZ_NOCOV static void bytes_add(bytes *b, const void *p, size_t n)
 
 typedef struct capture {
     bytes out;
-    uint32_t rng;   /* drives short writes and injected faults */
-    int faults;     /* injected so far (bounded) */
-    int any_size;   /* 1: not a VSOK writer, no 64 KiB rule per call */
-    int hard;       /* 1: faults may also be EPIPE (the peer is gone) */
+    uint32_t rng;       /* drives short writes and injected faults */
+    int faults;         /* injected so far (bounded) */
+    int any_size;       /* 1: not a VSOK writer, no 64 KiB rule per call */
+    int hard;           /* 1: faults may also be EPIPE (the peer is gone) */
     const uint8_t *src; /* for reading back: the captured frame */
     size_t src_len, src_pos;
 } capture;
@@ -134,7 +134,6 @@ FZ_NOCOV static ssize_t cap_read(void *ctx, void *buf, size_t len)
     c->src_pos += (size_t)n;
     return n;
 }
-
 
 /* ---- socketpair helpers ------------------------------------------------- */
 
@@ -228,8 +227,8 @@ FZ_NOCOV static int start_job(job *j)
     j->threaded = 0;
     if (j->writer == 99) {
         while (j->raw_pos < j->raw_len) {
-            ssize_t r = send(j->fd, j->raw + j->raw_pos, j->raw_len - j->raw_pos,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t r =
+                send(j->fd, j->raw + j->raw_pos, j->raw_len - j->raw_pos, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (r > 0)
                 j->raw_pos += (size_t)r;
             else if (!(r < 0 && errno == EINTR))
@@ -327,8 +326,7 @@ FZ_NOCOV static void read_in_memory(const uint8_t *b, size_t n, const payloads *
         for (i = 0;; i++) {
             uint8_t *msg = NULL;
             size_t len = 0;
-            vsok_err e = via ? (vsok_err)vsok_protocol_vsok.read_message(&vsok_protocol_vsok, &st,
-                                                                          &msg, &len)
+            vsok_err e = via ? (vsok_err)vsok_protocol_vsok.read_message(&vsok_protocol_vsok, &st, &msg, &len)
                              : vsok_stream_read_message(&st, 0, &msg, &len);
             if (e != VSOK_OK) {
                 FZ_CHECK(e == VSOK_E_EOF && i == pl->n);
@@ -393,8 +391,11 @@ FZ_NOCOV static void check_write_full(const payloads *pl, uint32_t seed)
     vsok_stream st = {NULL, cap_write, cap_writev, &c, fz_ready_fd(), -1};
     FZ_CHECK(vsok_stream_write_full(&st, pl->p[0], pl->len[0]) == VSOK_OK);
     static const uint8_t mark[3] = {'e', 'n', 'd'};
-    struct iovec iov[5] = {{NULL, 0}, {(void *)(uintptr_t)pl->p[0], pl->len[0]}, {NULL, 0},
-                           {(void *)(uintptr_t)mark, sizeof(mark)}, {NULL, 0}};
+    struct iovec iov[5] = {{NULL, 0},
+                           {(void *)(uintptr_t)pl->p[0], pl->len[0]},
+                           {NULL, 0},
+                           {(void *)(uintptr_t)mark, sizeof(mark)},
+                           {NULL, 0}};
     FZ_CHECK(vsok_stream_writev_full(&st, iov, 5) == VSOK_OK);
     FZ_CHECK(vsok_stream_writev_full(&st, iov, 0) == VSOK_OK);
     FZ_CHECK(c.out.n == 2 * pl->len[0] + sizeof(mark));
@@ -444,11 +445,10 @@ FZ_NOCOV static bytes write_all(unsigned w, const payloads *pl, uint32_t seed)
         capture c = {.rng = seed, .hard = w == 7};
         /* Mode 7: no poll fd, so EAGAIN surfaces; and a deadline, so the
          * deadline arithmetic runs. */
-        vsok_stream st = {NULL, cap_write, cap_writev, &c, w == 7 ? -1 : fz_ready_fd(),
-                          w == 7 ? 600000 : -1};
+        vsok_stream st = {NULL, cap_write, cap_writev, &c, w == 7 ? -1 : fz_ready_fd(), w == 7 ? 600000 : -1};
         for (size_t i = 0; i < pl->n; i++) {
             vsok_err e = w == 5 ? (vsok_err)vsok_protocol_vsok.write_message(&vsok_protocol_vsok, &st,
-                                                                               pl->p[i], pl->len[i])
+                                                                             pl->p[i], pl->len[i])
                                 : vsok_stream_write_message(&st, pl->p[i], pl->len[i]);
             if (w == 7 && (e == VSOK_E_AGAIN || e == VSOK_E_IO)) {
                 /* The stream position is now unknown to the caller: it
@@ -467,8 +467,7 @@ FZ_NOCOV static bytes write_all(unsigned w, const payloads *pl, uint32_t seed)
         size_t before = c.out.n;
         static const uint8_t one = 0;
         FZ_CHECK(vsok_stream_write_message(&st, &one, 0) == VSOK_E_LENGTH);
-        FZ_CHECK(vsok_stream_write_message(&st, &one, (size_t)VSOK_MAX_PAYLOAD + 1) ==
-                 VSOK_E_TOO_LARGE);
+        FZ_CHECK(vsok_stream_write_message(&st, &one, (size_t)VSOK_MAX_PAYLOAD + 1) == VSOK_E_TOO_LARGE);
         FZ_CHECK(c.out.n == before);
         return c.out;
     }

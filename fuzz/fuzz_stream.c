@@ -125,8 +125,8 @@ FZ_NOCOV static void check_msg(const fz_oracle *o, size_t i, const uint8_t *data
 /* Modes 3, 4, 5: the unbuffered VSOK reader over the mock.  With
  * fail_k >= 0 the fail_k-th allocation of the readers fails: OutOfMemory,
  * no message, nothing leaked (LeakSanitizer), after a correct prefix. */
-FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, size_t max,
-                                   unsigned wait, int via_vtable, const fz_oracle *o, long fail_k)
+FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, size_t max, unsigned wait,
+                                   int via_vtable, const fz_oracle *o, long fail_k)
 {
     mock m = {st, n, 0, sp, 0};
     vsok_stream s = mock_stream(&m, wait);
@@ -159,26 +159,19 @@ FZ_NOCOV static void run_mock_vsok(const uint8_t *st, size_t n, fz_split *sp, si
         return; /* a prefix of the messages, checked above */
     FZ_CHECK(i == o->msgs.n);
     FZ_CHECK(e == o->end);
-    uint64_t frame = o->msgs.n ? o->msgs.v[o->msgs.n - 1].offset + VSOK_HEADER_SIZE +
-                                     o->msgs.v[o->msgs.n - 1].len
-                               : 0;
+    uint64_t frame =
+        o->msgs.n ? o->msgs.v[o->msgs.n - 1].offset + VSOK_HEADER_SIZE + o->msgs.v[o->msgs.n - 1].len : 0;
     switch (e) {
     case VSOK_E_EOF:
-    case VSOK_E_TRUNCATED:
-        FZ_CHECK(m.pos == n);
-        break;
-    case VSOK_E_MAGIC:
-        FZ_CHECK(m.pos > o->end_off && m.pos <= frame + VSOK_HEADER_SIZE);
-        break;
-    default: /* length errors: exactly the header was taken */
-        FZ_CHECK(m.pos == frame + VSOK_HEADER_SIZE);
+    case VSOK_E_TRUNCATED: FZ_CHECK(m.pos == n); break;
+    case VSOK_E_MAGIC: FZ_CHECK(m.pos > o->end_off && m.pos <= frame + VSOK_HEADER_SIZE); break;
+    default: /* length errors: exactly the header was taken */ FZ_CHECK(m.pos == frame + VSOK_HEADER_SIZE);
     }
 }
 
 /* Mode 4 also: vsok_stream_read_full in fuzzer-chosen sizes returns the
  * stream byte for byte, then Eof (or Truncated with the count). */
-FZ_NOCOV static void run_mock_read_full(const uint8_t *st, size_t n, const fz_split *sp0,
-                                        unsigned wait)
+FZ_NOCOV static void run_mock_read_full(const uint8_t *st, size_t n, const fz_split *sp0, unsigned wait)
 {
     fz_split sp = *sp0, sizes = *sp0;
     sp.next = sizes.next = 0;
@@ -212,8 +205,7 @@ FZ_NOCOV static void run_mock_read_full(const uint8_t *st, size_t n, const fz_sp
 }
 
 /* Mode 6: the length-prefix protocol; the model is written out here. */
-FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *sp, size_t max,
-                                        unsigned wait)
+FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *sp, size_t max, unsigned wait)
 {
     vsok_lenprefix lp;
     vsok_lenprefix_init(&lp, max ? (uint32_t)max : VSOK_MAX_PAYLOAD);
@@ -234,8 +226,8 @@ FZ_NOCOV static void run_mock_lenprefix(const uint8_t *st, size_t n, fz_split *s
         } else if (n - pos < 4) {
             want = VSOK_LP_E_SHORT;
         } else {
-            plen = (uint32_t)st[pos] << 24 | (uint32_t)st[pos + 1] << 16 |
-                   (uint32_t)st[pos + 2] << 8 | st[pos + 3];
+            plen = (uint32_t)st[pos] << 24 | (uint32_t)st[pos + 1] << 16 | (uint32_t)st[pos + 2] << 8 |
+                   st[pos + 3];
             if (plen == 0)
                 want = VSOK_LP_E_EMPTY;
             else if (plen > lp.max_len)
@@ -274,7 +266,7 @@ FZ_NOCOV static void check_misuse(void)
     FZ_CHECK(vsok_stream_writev_full(&none, &iov, 1) == VSOK_E_INVAL);
     FZ_CHECK(vsok_stream_writev_full(&ok, &iov, -1) == VSOK_E_INVAL);
     FZ_CHECK(vsok_stream_writev_full(&ok, NULL, 1) == VSOK_E_INVAL);
-    FZ_CHECK(vsok_stream_writev_full(&ok, NULL, 0) == VSOK_OK);            /* nothing to do */
+    FZ_CHECK(vsok_stream_writev_full(&ok, NULL, 0) == VSOK_OK); /* nothing to do */
     FZ_CHECK(vsok_stream_read_full(&ok, NULL, 0, &got) == VSOK_OK && got == 0);
     FZ_CHECK(vsok_stream_write_full(&none, b, 1) == VSOK_E_INVAL);
     FZ_CHECK(vsok_stream_read_message(&none, 0, &msg, &len) == VSOK_E_INVAL);
@@ -329,8 +321,8 @@ FZ_NOCOV static void *writer_main(void *arg)
     return NULL;
 }
 
-FZ_NOCOV static void run_socket(const uint8_t *st, size_t n, const fz_split *sp, size_t max,
-                                unsigned mode, const fz_oracle *o)
+FZ_NOCOV static void run_socket(const uint8_t *st, size_t n, const fz_split *sp, size_t max, unsigned mode,
+                                const fz_oracle *o)
 {
     int sv[2];
     fz_socketpair(sv);
@@ -412,11 +404,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mode == 4)
             run_mock_read_full(st, n, &sp, wait);
         break;
-    case 6:
-        run_mock_lenprefix(st, n, &sp, max, wait);
-        break;
-    default:
-        run_socket(st, n, &sp, max, mode, &o);
+    case 6: run_mock_lenprefix(st, n, &sp, max, wait); break;
+    default: run_socket(st, n, &sp, max, mode, &o);
     }
     /* Misuse (and its poll calls) once per tiny input: the empty input is
      * in every corpus. */

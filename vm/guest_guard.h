@@ -20,13 +20,17 @@
 static inline int vsok_vm_guest_check(const char *prog)
 {
     static const char *const outward[] = {
-        "/sys/module/vmw_vsock_virtio_transport", "/sys/module/vhost_vsock",
-        "/sys/module/vmw_vsock_vmci_transport", "/sys/module/hv_sock",
+        "/sys/module/vmw_vsock_virtio_transport",
+        "/sys/module/vhost_vsock",
+        "/sys/module/vmw_vsock_vmci_transport",
+        "/sys/module/hv_sock",
     };
     const char *env = getenv("VSOK_VM_GUEST");
     if (env == NULL || strcmp(env, "1") != 0) {
-        fprintf(stderr, "%s: refusing to run: not inside the vsok test VM (VSOK_VM_GUEST unset);"
-                        " use scripts/vm-test\n", prog);
+        fprintf(stderr,
+                "%s: refusing to run: not inside the vsok test VM (VSOK_VM_GUEST unset);"
+                " use scripts/vm-test\n",
+                prog);
         return 0;
     }
     if (access("/sys/module/vsock_loopback", F_OK) != 0) {
@@ -35,8 +39,8 @@ static inline int vsok_vm_guest_check(const char *prog)
     }
     for (size_t i = 0; i < sizeof outward / sizeof outward[0]; i++) {
         if (access(outward[i], F_OK) == 0) {
-            fprintf(stderr, "%s: refusing to run: %s is loaded, vsock could leave this machine\n",
-                    prog, outward[i]);
+            fprintf(stderr, "%s: refusing to run: %s is loaded, vsock could leave this machine\n", prog,
+                    outward[i]);
             return 0;
         }
     }

@@ -71,10 +71,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    return (double)vsok_now_ms() / 1000.0;
-}
+static double now_s(void) { return (double)vsok_now_ms() / 1000.0; }
 
 /* Runs one case on a fresh connection; returns MB/s (10^6 bytes of payload
  * per second) or a negative value on failure. */
@@ -168,12 +165,12 @@ int main(int argc, char **argv)
     double raw = 0;
     int failed = 0;
     printf("bench: %lu MiB per case, best of %d, over AF_VSOCK loopback (CID 1) in an emulated"
-           " guest; only ratios to raw mean anything\n", mib, REPS);
+           " guest; only ratios to raw mean anything\n",
+           mib, REPS);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double r = 0;
         for (int rep = 0; rep < REPS && r >= 0; rep++) {
-            double one = run_case(5200 + (uint32_t)(i * REPS + rep), cases[i].mode, cases[i].chunk,
-                                  total);
+            double one = run_case(5200 + (uint32_t)(i * REPS + rep), cases[i].mode, cases[i].chunk, total);
             r = one < 0 ? one : (one > r ? one : r);
         }
         if (r < 0) {

@@ -38,21 +38,21 @@
 
 static unsigned n_run, n_failed;
 
-#define CHECK(cond, ...)                                                                \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            printf("# %s:%d: check failed: %s\n# ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                                        \
-            printf("\n");                                                               \
-            return 0;                                                                   \
-        }                                                                               \
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            printf("# %s:%d: check failed: %s\n# ", __FILE__, __LINE__, #cond); \
+            printf(__VA_ARGS__);                                                \
+            printf("\n");                                                       \
+            return 0;                                                           \
+        }                                                                       \
     } while (0)
 
-#define CHECK_OK(expr)                                                                  \
-    do {                                                                                \
-        vsok_err e_ = (expr);                                                           \
-        CHECK(e_ == VSOK_OK, "%s returned %s (errno %d: %s)", #expr, vsok_errname(e_),  \
-              errno, strerror(errno));                                                  \
+#define CHECK_OK(expr)                                                                        \
+    do {                                                                                      \
+        vsok_err e_ = (expr);                                                                 \
+        CHECK(e_ == VSOK_OK, "%s returned %s (errno %d: %s)", #expr, vsok_errname(e_), errno, \
+              strerror(errno));                                                               \
     } while (0)
 
 static void run(const char *name, int (*fn)(void))
@@ -86,10 +86,7 @@ static size_t first_mismatch(const uint8_t *buf, size_t len, uint32_t seed)
     return len;
 }
 
-static size_t small_len(unsigned i)
-{
-    return 1 + (i * 37u) % 600u;
-}
+static size_t small_len(unsigned i) { return 1 + (i * 37u) % 600u; }
 
 static void close_pair(vsok_socket *a, vsok_socket *b)
 {
@@ -122,8 +119,7 @@ static int make_pair(uint32_t port, vsok_socket **cli, vsok_socket **srv, vsok_a
     e = vsok_socket_accept(srv, lfd, IO_TIMEOUT_MS, NULL, peer);
     int saved = errno;
     close(lfd);
-    CHECK(e == VSOK_OK, "accept on port %" PRIu32 ": %s (errno %s)", port, vsok_errname(e),
-          strerror(saved));
+    CHECK(e == VSOK_OK, "accept on port %" PRIu32 ": %s (errno %s)", port, vsok_errname(e), strerror(saved));
     vsok_socket_set_timeout(*cli, IO_TIMEOUT_MS);
     vsok_socket_set_timeout(*srv, IO_TIMEOUT_MS);
     if (set_nonblocking(vsok_socket_fd(*cli)) != 0 || set_nonblocking(vsok_socket_fd(*srv)) != 0) {
@@ -134,10 +130,7 @@ static int make_pair(uint32_t port, vsok_socket **cli, vsok_socket **srv, vsok_a
 }
 
 /* Raw AF_VSOCK socket for the options the library does not wrap. */
-static int vsock_raw(void)
-{
-    return socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-}
+static int vsock_raw(void) { return socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0); }
 
 static struct sockaddr_vm vm_addr(unsigned cid, unsigned port)
 {
@@ -155,10 +148,7 @@ static int get_u64(int fd, int opt, uint64_t *v)
     return getsockopt(fd, AF_VSOCK, opt, v, &len);
 }
 
-static int set_u64(int fd, int opt, uint64_t v)
-{
-    return setsockopt(fd, AF_VSOCK, opt, &v, sizeof v);
-}
+static int set_u64(int fd, int opt, uint64_t v) { return setsockopt(fd, AF_VSOCK, opt, &v, sizeof v); }
 
 /* Writer thread: count messages of len bytes (0: small_len(i)), seeds
  * seed0 + i, then half-closes when asked. */
@@ -207,8 +197,7 @@ static void *writer_main(void *arg)
 
 /* Reads count messages matching a writer's (len, seed0) and checks each
  * one's bytes and stream offset. */
-static int read_and_verify(vsok_socket *s, unsigned count, size_t fixed_len, uint32_t seed0,
-                           int zero_copy)
+static int read_and_verify(vsok_socket *s, unsigned count, size_t fixed_len, uint32_t seed0, int zero_copy)
 {
     uint64_t expect_off = 0;
     for (unsigned i = 0; i < count; i++) {
@@ -232,8 +221,8 @@ static int read_and_verify(vsok_socket *s, unsigned count, size_t fixed_len, uin
         CHECK(len == want, "message %u: length %zu, expected %zu", i, len, want);
         CHECK(bad == len, "message %u: byte %zu differs from what was sent", i, bad);
         if (zero_copy) {
-            CHECK(m.offset == expect_off, "message %u at offset %" PRIu64 ", expected %" PRIu64, i,
-                  m.offset, expect_off);
+            CHECK(m.offset == expect_off, "message %u at offset %" PRIu64 ", expected %" PRIu64, i, m.offset,
+                  expect_off);
         }
         expect_off += VSOK_HEADER_SIZE + want;
     }
@@ -290,8 +279,7 @@ static int addr_parses_vsock_forms(void)
         CHECK(a.cid == cases[i].cid, "%s: cid %" PRIu32 ", expected %" PRIu32, cases[i].text, a.cid,
               cases[i].cid);
         CHECK(a.port == cases[i].port, "%s: port %" PRIu32, cases[i].text, a.port);
-        CHECK(a.listen_hint == cases[i].listen_hint, "%s: listen_hint %d", cases[i].text,
-              a.listen_hint);
+        CHECK(a.listen_hint == cases[i].listen_hint, "%s: listen_hint %d", cases[i].text, a.listen_hint);
     }
     return 1;
 }
@@ -299,16 +287,15 @@ static int addr_parses_vsock_forms(void)
 static int addr_rejects_malformed_vsock_forms(void)
 {
     static const char *const bad[] = {
-        "vsock:",         "vsock:1",           "vsock:1:",          "vsock::5000",
-        "vsock:foo:5000", "vsock:1:bar",       "vsock:1:4294967296", "vsock:4294967296:1",
-        "vsock:1:-5",     "vsock:1:5000:9",    "vsock:1:50x",       "VSOCK-CONNECT:1",
+        "vsock:",         "vsock:1",        "vsock:1:",           "vsock::5000",
+        "vsock:foo:5000", "vsock:1:bar",    "vsock:1:4294967296", "vsock:4294967296:1",
+        "vsock:1:-5",     "vsock:1:5000:9", "vsock:1:50x",        "VSOCK-CONNECT:1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vsok_addr a;
         char err[256] = "";
         vsok_err e = vsok_addr_parse(&a, bad[i], err, sizeof err);
-        CHECK(e == VSOK_E_ADDRESS, "\"%s\" gave %s, expected InvalidAddress", bad[i],
-              vsok_errname(e));
+        CHECK(e == VSOK_E_ADDRESS, "\"%s\" gave %s, expected InvalidAddress", bad[i], vsok_errname(e));
         CHECK(err[0] != '\0', "\"%s\": no explanation written", bad[i]);
         if (i == 0)
             printf("# e.g. \"%s\": %s\n", bad[i], err);
@@ -376,13 +363,13 @@ static int accept_reports_peer_cid_and_ports(void)
     CHECK(peer.kind == VSOK_ADDR_VSOCK, "accept peer kind %d", (int)peer.kind);
     CHECK(peer.cid == VSOK_CID_LOCAL, "accept peer cid %" PRIu32 ", expected 1 (loopback)", peer.cid);
     CHECK(e1 == VSOK_OK && e2 == VSOK_OK, "from_fd: %s / %s", vsok_errname(e1), vsok_errname(e2));
-    CHECK(cpeer.cid == VSOK_CID_LOCAL && cpeer.port == 5107, "client's peer %" PRIu32 ":%" PRIu32,
-          cpeer.cid, cpeer.port);
-    CHECK(peer.port == clocal.port && peer.port != 5107, "accept says peer port %" PRIu32
-          ", client is bound to %" PRIu32, peer.port, clocal.port);
+    CHECK(cpeer.cid == VSOK_CID_LOCAL && cpeer.port == 5107, "client's peer %" PRIu32 ":%" PRIu32, cpeer.cid,
+          cpeer.port);
+    CHECK(peer.port == clocal.port && peer.port != 5107,
+          "accept says peer port %" PRIu32 ", client is bound to %" PRIu32, peer.port, clocal.port);
     CHECK(fdfl >= 0 && (fdfl & FD_CLOEXEC), "connected fd is not close-on-exec");
-    printf("# peer vsock:%" PRIu32 ":%" PRIu32 ", client local vsock:%" PRIu32 ":%" PRIu32 "\n",
-           peer.cid, peer.port, clocal.cid, clocal.port);
+    printf("# peer vsock:%" PRIu32 ":%" PRIu32 ", client local vsock:%" PRIu32 ":%" PRIu32 "\n", peer.cid,
+           peer.port, clocal.cid, clocal.port);
     return 1;
 }
 
@@ -396,8 +383,7 @@ static int connect_expect_reset(const char *text, int timeout_ms)
     int saved = errno;
     if (e == VSOK_OK)
         close(fd);
-    CHECK(e == VSOK_E_IO, "connect %s (timeout %d) gave %s, expected Io", text, timeout_ms,
-          vsok_errname(e));
+    CHECK(e == VSOK_E_IO, "connect %s (timeout %d) gave %s, expected Io", text, timeout_ms, vsok_errname(e));
     CHECK(saved == ECONNRESET, "connect %s (timeout %d): errno %d (%s), expected ECONNRESET", text,
           timeout_ms, saved, strerror(saved));
     return 1;
@@ -510,8 +496,7 @@ static int invalid_lengths_rejected_before_any_byte(void)
     close_pair(c, s);
     CHECK(e1 == VSOK_E_TOO_LARGE, "1 MiB + 1: %s, expected MessageTooLarge", vsok_errname(e1));
     CHECK(e2 == VSOK_E_LENGTH, "0 bytes: %s, expected InvalidTotalLength", vsok_errname(e2));
-    CHECK(e3 == VSOK_OK && e4 == VSOK_OK, "valid message: %s / %s", vsok_errname(e3),
-          vsok_errname(e4));
+    CHECK(e3 == VSOK_OK && e4 == VSOK_OK, "valid message: %s / %s", vsok_errname(e3), vsok_errname(e4));
     CHECK(same, "the first frame on the wire is not the valid message (rejected ones leaked bytes)");
     return 1;
 }
@@ -571,8 +556,7 @@ static int raw_bytes_give(uint32_t port, const void *bytes, size_t n, int close_
     close_pair(c, s);
     CHECK(w == (ssize_t)n, "raw write %zd of %zu", w, n);
     CHECK(e == want, "got %s, expected %s", vsok_errname(e), vsok_errname(want));
-    CHECK(off == want_off, "%s at offset %" PRIu64 ", expected %" PRIu64, vsok_errname(e), off,
-          want_off);
+    CHECK(off == want_off, "%s at offset %" PRIu64 ", expected %" PRIu64, vsok_errname(e), off, want_off);
     return 1;
 }
 
@@ -659,8 +643,7 @@ static int read_deadline_on_silent_peer_then_recovers(void)
     int ok = e2 == VSOK_OK && m.len == 13 && memcmp(m.data, "late but fine", 13) == 0;
     close_pair(c, s);
     CHECK(e1 == VSOK_E_TIMEOUT, "silent peer: %s, expected Timeout", vsok_errname(e1));
-    CHECK(w == VSOK_OK && ok, "message after the timeout: %s / %s", vsok_errname(w),
-          vsok_errname(e2));
+    CHECK(w == VSOK_OK && ok, "message after the timeout: %s / %s", vsok_errname(w), vsok_errname(e2));
     return 1;
 }
 
@@ -671,7 +654,8 @@ static int buffer_size_clamped_to_min_and_max(void)
     int fd = vsock_raw();
     CHECK(fd >= 0, "socket: %s", strerror(errno));
     uint64_t size = 0, min = 0, max = 0, v = 0;
-    int rc = get_u64(fd, SO_VM_SOCKETS_BUFFER_SIZE, &size) | get_u64(fd, SO_VM_SOCKETS_BUFFER_MIN_SIZE, &min) |
+    int rc = get_u64(fd, SO_VM_SOCKETS_BUFFER_SIZE, &size) |
+             get_u64(fd, SO_VM_SOCKETS_BUFFER_MIN_SIZE, &min) |
              get_u64(fd, SO_VM_SOCKETS_BUFFER_MAX_SIZE, &max);
     printf("# defaults: size %" PRIu64 " min %" PRIu64 " max %" PRIu64 "\n", size, min, max);
     int ok = rc == 0 && min <= size && size <= max;
@@ -688,8 +672,10 @@ static int buffer_size_clamped_to_min_and_max(void)
          set_u64(fd, SO_VM_SOCKETS_BUFFER_SIZE, 2u << 20) == 0 &&
          get_u64(fd, SO_VM_SOCKETS_BUFFER_SIZE, &v) == 0 && v == (2u << 20);
     close(fd);
-    CHECK(ok, "size above max read back %" PRIu64 ", below min %" PRIu64 ", 2 MiB under 4 MiB max %" PRIu64
-          " (errno %s)", above, below, v, strerror(errno));
+    CHECK(ok,
+          "size above max read back %" PRIu64 ", below min %" PRIu64 ", 2 MiB under 4 MiB max %" PRIu64
+          " (errno %s)",
+          above, below, v, strerror(errno));
     return 1;
 }
 
@@ -730,8 +716,7 @@ static int tiny_buffer_still_moves_max_message(void)
     ok = join_writer(t, &w) && ok;
     close_pair(c, s);
     CHECK(ok, "see above");
-    CHECK(inherited == 4096, "accepted socket's buffer %" PRIu64 ", expected the listener's 4096",
-          inherited);
+    CHECK(inherited == 4096, "accepted socket's buffer %" PRIu64 ", expected the listener's 4096", inherited);
     return 1;
 }
 
@@ -739,8 +724,7 @@ static int connect_timeout_option_roundtrip_and_range(void)
 {
     int fd = vsock_raw();
     CHECK(fd >= 0, "socket: %s", strerror(errno));
-    struct timeval tv = {.tv_sec = 1, .tv_usec = 500000}, got = {0, 0}, bad1 = {0, 1000000},
-                   bad2 = {-1, 0};
+    struct timeval tv = {.tv_sec = 1, .tv_usec = 500000}, got = {0, 0}, bad1 = {0, 1000000}, bad2 = {-1, 0};
     socklen_t gl = sizeof got;
     int rc = setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof tv);
     int rg = getsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &got, &gl);
@@ -761,8 +745,8 @@ static int connect_timeout_option_roundtrip_and_range(void)
     close(fd);
     CHECK(rc == 0 && rg == 0, "set/get: %d/%d", rc, rg);
     /* read back in jiffies: allow one 1/100 s tick of rounding */
-    CHECK(got.tv_sec == 1 && got.tv_usec >= 500000 && got.tv_usec <= 510000,
-          "read back %ld.%06ld s", (long)got.tv_sec, (long)got.tv_usec);
+    CHECK(got.tv_sec == 1 && got.tv_usec >= 500000 && got.tv_usec <= 510000, "read back %ld.%06ld s",
+          (long)got.tv_sec, (long)got.tv_usec);
     CHECK(rb1 == -1 && eb1 == ERANGE, "tv_usec 1000000: rc %d errno %s", rb1, strerror(eb1));
     CHECK(rb2 == -1 && eb2 == ERANGE, "tv_sec -1: rc %d errno %s", rb2, strerror(eb2));
     CHECK(rcon == 0, "connect with 1.5 s timeout to a listener: %s", strerror(econ));

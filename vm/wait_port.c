@@ -55,8 +55,8 @@ int main(int argc, char **argv)
         if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
             return 3;
         if (vsok_now_ms() >= deadline) {
-            fprintf(stderr, "vsok-vm-wait: nothing accepted on %s within %ld s (%u tries)\n",
-                    addr, secs, tries + 1);
+            fprintf(stderr, "vsok-vm-wait: nothing accepted on %s within %ld s (%u tries)\n", addr, secs,
+                    tries + 1);
             return 1;
         }
         struct timespec ts = {0, 50 * 1000 * 1000};

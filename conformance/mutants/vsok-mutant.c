@@ -35,8 +35,8 @@
 
 #include <vsok/vsok.h>
 
-#define MAX_PAYLOAD 1048576u  /* 1 MiB, inclusive */
-#define WRITE_CHUNK 65536u    /* largest payload write */
+#define MAX_PAYLOAD 1048576u             /* 1 MiB, inclusive */
+#define WRITE_CHUNK 65536u               /* largest payload write */
 #define BUF_CAP (8u + MAX_PAYLOAD + 16u) /* room for one 1 MiB + 1 frame */
 
 enum mutant {
@@ -184,7 +184,7 @@ static int echo_frame(int fd, const uint8_t *payload, uint32_t len)
         len = WRITE_CHUNK; /* the bug: a fixed 64 KiB echo buffer */
     if (g_m == M_WRITER_MAGIC) {
         uint32_t magic = 0x56534F4Bu; /* "VSOK" read as big-endian... */
-        memcpy(hdr, &magic, 4);      /* ...stored in host order */
+        memcpy(hdr, &magic, 4);       /* ...stored in host order */
     } else {
         memcpy(hdr, "VSOK", 4);
     }
@@ -290,8 +290,8 @@ typedef struct conn {
     int in, out;
     uint8_t *buf;
     size_t used;
-    uint64_t skip; /* late-length: announced bytes still to swallow */
-    int skip_bad;  /* late-length: error to raise once swallowed */
+    uint64_t skip;   /* late-length: announced bytes still to swallow */
+    int skip_bad;    /* late-length: error to raise once swallowed */
     int magic_state; /* split-magic: 0 new header, 1 check it, 2 skip the check */
 } conn;
 
@@ -305,14 +305,10 @@ static uint32_t length_field(const uint8_t *h)
 static int length_ok(uint32_t len)
 {
     switch (g_m) {
-    case M_ACCEPT_ZERO:
-        return len <= MAX_PAYLOAD;
-    case M_REJECT_MAX:
-        return len > 0 && len < MAX_PAYLOAD;
-    case M_ACCEPT_OVER_MAX:
-        return len > 0 && len <= MAX_PAYLOAD + 1;
-    default:
-        return len > 0 && len <= MAX_PAYLOAD;
+    case M_ACCEPT_ZERO: return len <= MAX_PAYLOAD;
+    case M_REJECT_MAX: return len > 0 && len < MAX_PAYLOAD;
+    case M_ACCEPT_OVER_MAX: return len > 0 && len <= MAX_PAYLOAD + 1;
+    default: return len > 0 && len <= MAX_PAYLOAD;
     }
 }
 
@@ -370,38 +366,29 @@ static enum verdict parse(conn *c, size_t *flen)
 static int on_error(conn *c)
 {
     switch (g_m) {
-    case M_CRASH:
-        logf_("crashing");
-        abort();
-    case M_NEVER_CLOSE:
-        drain(c->in);
-        return 1;
-    case M_ECHO_BAD:
-        (void)write_all(c->out, c->buf, c->used < 8 ? c->used : 8);
-        return 1;
+    case M_CRASH: logf_("crashing"); abort();
+    case M_NEVER_CLOSE: drain(c->in); return 1;
+    case M_ECHO_BAD: (void)write_all(c->out, c->buf, c->used < 8 ? c->used : 8); return 1;
     case M_CLOSE_WAITS: {
         uint8_t tmp[4096]; /* the bug: the close waits for the next read to return */
         while (read(c->in, tmp, sizeof tmp) < 0 && (errno == EINTR || errno == EAGAIN)) {
         }
         return 1;
     }
-    case M_ERROR_KILLS_OTHERS:
-        kill_others(c->in);
-        return 1;
+    case M_ERROR_KILLS_OTHERS: kill_others(c->in); return 1;
     case M_RESYNC: {
         if (c->used >= 4 && memcmp(c->buf, "VSOK", 4) == 0)
             return 1; /* a length error: this one it does close on */
         size_t i = 1;
-        while (i < c->used && !(c->buf[i] == 'V' &&
-                                memcmp(c->buf + i, "VSOK", c->used - i < 4 ? c->used - i : 4) == 0))
+        while (i < c->used &&
+               !(c->buf[i] == 'V' && memcmp(c->buf + i, "VSOK", c->used - i < 4 ? c->used - i : 4) == 0))
             i++;
         memmove(c->buf, c->buf + i, c->used - i);
         c->used -= i;
         logf_("resynchronising, skipped %zu bytes", i);
         return 0;
     }
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -559,10 +546,7 @@ static int serve_naive(int in, int out)
     return status; /* the caller closes: no shutdown, no lingering */
 }
 
-static int serve_any(int in, int out)
-{
-    return g_m == M_NAIVE_CLOSE ? serve_naive(in, out) : serve(in, out);
-}
+static int serve_any(int in, int out) { return g_m == M_NAIVE_CLOSE ? serve_naive(in, out) : serve(in, out); }
 
 static void *conn_thread(void *arg)
 {
@@ -621,8 +605,7 @@ static int run_listen(const char *text, int ready_fd)
         }
         pthread_t t;
         pthread_attr_t at;
-        if (pthread_attr_init(&at) != 0 ||
-            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) != 0 ||
+        if (pthread_attr_init(&at) != 0 || pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) != 0 ||
             pthread_create(&t, &at, conn_thread, (void *)(intptr_t)fd) != 0) {
             fprintf(stderr, "vsok-mutant: cannot start a connection thread\n");
             close(fd);

@@ -62,8 +62,7 @@ const char *vc_rule_text(const char *rule)
 
 const char *vc_pattern_name(vc_pattern p)
 {
-    static const char *const n[] = {"whole", "bytes", "hdr-offsets", "64k-paused", "random",
-                                    "schedule"};
+    static const char *const n[] = {"whole", "bytes", "hdr-offsets", "64k-paused", "random", "schedule"};
     return p < VC_NPATTERNS ? n[p] : "?";
 }
 
@@ -108,7 +107,7 @@ static void sb_bytes(sb *b, const void *src, size_t n)
 
 static void sb_hdr(sb *b, const char *magic, uint32_t len)
 {
-    uint8_t h[8] = {(uint8_t)magic[0], (uint8_t)magic[1], (uint8_t)magic[2], (uint8_t)magic[3],
+    uint8_t h[8] = {(uint8_t)magic[0],    (uint8_t)magic[1],    (uint8_t)magic[2],   (uint8_t)magic[3],
                     (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     sb_bytes(b, h, 8);
 }
@@ -127,8 +126,7 @@ static void sb_msg(sb *b, size_t len, const void *data)
     sb_bytes(b, data, len);
 }
 
-static vc_case *add(vc_catalogue *cat, const char *id, const char *title, const char *rule,
-                    const char *tags)
+static vc_case *add(vc_catalogue *cat, const char *id, const char *title, const char *rule, const char *tags)
 {
     if (cat->n == cat->cap) {
         cat->cap = cat->cap ? cat->cap * 2 : 256;
@@ -145,9 +143,8 @@ static vc_case *add(vc_catalogue *cat, const char *id, const char *title, const 
 }
 
 /* Adds an exchange case that owns the builder's stream. */
-static vc_case *add_sb(vc_catalogue *cat, sb *b, const char *id, const char *title,
-                       const char *rule, const char *tags, vc_expect expect, vc_end end,
-                       vc_pattern pat)
+static vc_case *add_sb(vc_catalogue *cat, sb *b, const char *id, const char *title, const char *rule,
+                       const char *tags, vc_expect expect, vc_end end, vc_pattern pat)
 {
     vc_case *c = add(cat, id, title, rule, tags);
     c->kind = VC_K_EXCHANGE;
@@ -179,13 +176,12 @@ static sb sb_new(const char *id)
 
 static void builtin_echo(vc_catalogue *cat)
 {
-    static const size_t sizes[] = {1,     2,     7,      8,      9,       255,     256,
-                                   4096,  65535, 65536,  65537,  131073,  1048575, 1048576};
+    static const size_t sizes[] = {1,    2,     7,     8,     9,      255,     256,
+                                   4096, 65535, 65536, 65537, 131073, 1048575, 1048576};
     char id[64], title[160];
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         snprintf(id, sizeof id, "echo.size.%zu", sizes[i]);
-        snprintf(title, sizeof title, "a %zu-byte message is echoed as one byte-exact frame",
-                 sizes[i]);
+        snprintf(title, sizeof title, "a %zu-byte message is echoed as one byte-exact frame", sizes[i]);
         sb b = sb_new(id);
         sb_msg(&b, sizes[i], NULL);
         add_sb(cat, &b, id, title, "VSOK-FRAME", sizes[i] >= 65536 ? "echo writer large" : "echo writer",
@@ -200,7 +196,9 @@ static void builtin_echo(vc_catalogue *cat)
            "VSOK-FRAME", "echo writer", VC_X_ECHO, VC_END_HALF, VC_P_WHOLE);
 
     /* a payload that looks like frames: an IUT that scans for the magic breaks */
-    uint8_t fake[40] = "VSOK\0\0\0\x05hello" "VSOK\xff\xff\xff\xff" "VSOK\0\0\0\0";
+    uint8_t fake[40] = "VSOK\0\0\0\x05hello"
+                       "VSOK\xff\xff\xff\xff"
+                       "VSOK\0\0\0\0";
     b = sb_new("echo.payload.frame-inside");
     sb_msg(&b, sizeof fake, fake);
     add_sb(cat, &b, "echo.payload.frame-inside",
@@ -221,7 +219,8 @@ static void builtin_split(vc_catalogue *cat)
         {"split.bytes", VC_P_BYTES, "8 messages written one byte per write are all echoed"},
         {"split.hdr-offsets", VC_P_HDRSPLIT,
          "8 messages with a write boundary (and a pause) at every header offset are all echoed"},
-        {"split.64k-paused", VC_P_CHUNK64K, "8 messages (136 KiB) in 64 KiB writes with pauses are all echoed"},
+        {"split.64k-paused", VC_P_CHUNK64K,
+         "8 messages (136 KiB) in 64 KiB writes with pauses are all echoed"},
         {"split.random", VC_P_RANDOM, "8 messages cut at seeded random offsets, with pauses, are all echoed"},
     };
     for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
@@ -231,8 +230,7 @@ static void builtin_split(vc_catalogue *cat)
             sb_msg(&b, s[k], NULL);
         char tags[64];
         snprintf(tags, sizeof tags, "split split:%s", vc_pattern_name(pats[i].p));
-        add_sb(cat, &b, pats[i].id, pats[i].title, "VSOK-SPLIT", tags, VC_X_ECHO, VC_END_HALF,
-               pats[i].p);
+        add_sb(cat, &b, pats[i].id, pats[i].title, "VSOK-SPLIT", tags, VC_X_ECHO, VC_END_HALF, pats[i].p);
     }
 }
 
@@ -269,8 +267,8 @@ static void builtin_large(vc_catalogue *cat)
     for (int i = 0; i < 4; i++)
         sb_msg(&b, VC_MAX_PAYLOAD, NULL);
     add_sb(cat, &b, "large.4x1mib",
-           "four 1 MiB messages back to back are echoed while the runner is still writing",
-           "VSOK-FLOW", "large flow", VC_X_ECHO, VC_END_HALF, VC_P_WHOLE);
+           "four 1 MiB messages back to back are echoed while the runner is still writing", "VSOK-FLOW",
+           "large flow", VC_X_ECHO, VC_END_HALF, VC_P_WHOLE);
 
     b = sb_new("large.1mib.64k-paused");
     sb_msg(&b, VC_MAX_PAYLOAD, NULL);
@@ -290,9 +288,8 @@ static void builtin_large(vc_catalogue *cat)
     b = sb_new("large.1mib.random");
     sb_msg(&b, VC_MAX_PAYLOAD, NULL);
     sb_msg(&b, VC_MAX_PAYLOAD - 1, NULL);
-    add_sb(cat, &b, "large.1mib.random",
-           "messages of 1 MiB and 1 MiB - 1 cut at random offsets are echoed", "VSOK-FLOW",
-           "large flow split split:random", VC_X_ECHO, VC_END_HALF, VC_P_RANDOM);
+    add_sb(cat, &b, "large.1mib.random", "messages of 1 MiB and 1 MiB - 1 cut at random offsets are echoed",
+           "VSOK-FLOW", "large flow split split:random", VC_X_ECHO, VC_END_HALF, VC_P_RANDOM);
 }
 
 static void builtin_halfclose(vc_catalogue *cat)
@@ -321,8 +318,8 @@ static void builtin_halfclose(vc_catalogue *cat)
     c->close_rule = "VSOK-EOF";
 }
 
-static vc_case *invalid(vc_catalogue *cat, sb *b, const char *id, const char *title,
-                        const char *rule, const char *err, uint64_t off, vc_end end)
+static vc_case *invalid(vc_catalogue *cat, sb *b, const char *id, const char *title, const char *rule,
+                        const char *err, uint64_t off, vc_end end)
 {
     char tags[96];
     snprintf(tags, sizeof tags, "invalid hostile %s", err);
@@ -341,8 +338,10 @@ static void builtin_invalid(vc_catalogue *cat)
         char magic[5] = "VSOK";
         magic[k] = (char)(magic[k] ^ 0x20); /* "vSOK", "VsOK", ...: off by a case bit */
         snprintf(id, sizeof id, "invalid.magic.byte-%d", k);
-        snprintf(title, sizeof title, "a header with a wrong magic byte %d (\"%s\") is not echoed; the "
-                 "IUT closes", k, magic);
+        snprintf(title, sizeof title,
+                 "a header with a wrong magic byte %d (\"%s\") is not echoed; the "
+                 "IUT closes",
+                 k, magic);
         sb b = sb_new(id);
         sb_hdr(&b, magic, 5);
         sb_bytes(&b, "hello", 5);
@@ -361,7 +360,8 @@ static void builtin_invalid(vc_catalogue *cat)
     sb_bytes(&b, "hello", 5);
     invalid(cat, &b, "invalid.magic.after-valid",
             "two valid frames then a bad magic: both echoes arrive, the bad frame is not echoed, "
-            "the IUT closes", "VSOK-PREFIX", "InvalidMagicBytes", off + 3, VC_END_STALL);
+            "the IUT closes",
+            "VSOK-PREFIX", "InvalidMagicBytes", off + 3, VC_END_STALL);
 
     b = sb_new("invalid.magic.then-valid");
     sb_hdr(&b, "XSOK", 4);
@@ -379,14 +379,16 @@ static void builtin_invalid(vc_catalogue *cat)
     sb_bytes(&b, "trails", 6);
     vc_case *c = invalid(cat, &b, "invalid.magic.bytewise",
                          "a bad magic delivered one byte per write after a valid frame: one echo, "
-                         "then a close", "VSOK-MAGIC", "InvalidMagicBytes", off + 2, VC_END_STALL);
+                         "then a close",
+                         "VSOK-MAGIC", "InvalidMagicBytes", off + 2, VC_END_STALL);
     c->pattern = VC_P_BYTES;
 
     b = sb_new("invalid.magic.first-byte-only");
     sb_bytes(&b, "X", 1);
     c = invalid(cat, &b, "invalid.magic.first-byte-only",
                 "a single wrong first byte, then silence: the IUT rejects it without waiting for "
-                "the rest of the header", "VSOK-EARLY-REJECT", "InvalidMagicBytes", 0, VC_END_STALL);
+                "the rest of the header",
+                "VSOK-EARLY-REJECT", "InvalidMagicBytes", 0, VC_END_STALL);
     c->early = 1;
     free(c->tags);
     c->tags = vc_strdup("invalid hostile robustness InvalidMagicBytes");
@@ -410,8 +412,10 @@ static void builtin_invalid(vc_catalogue *cat)
     static const char *const bigid[] = {"invalid.length.max-plus-1", "invalid.length.16mib",
                                         "invalid.length.u32-max"};
     for (int i = 0; i < 3; i++) {
-        snprintf(title, sizeof title, "a header announcing %u bytes (above 1 MiB) is rejected from "
-                 "the header alone; the IUT closes", big[i]);
+        snprintf(title, sizeof title,
+                 "a header announcing %u bytes (above 1 MiB) is rejected from "
+                 "the header alone; the IUT closes",
+                 big[i]);
         b = sb_new(bigid[i]);
         sb_hdr(&b, "VSOK", big[i]);
         sb_bytes(&b, NULL, 100);
@@ -428,21 +432,23 @@ static void builtin_invalid(vc_catalogue *cat)
     sb_bytes(&b, NULL, 1000);
     c = invalid(cat, &b, "invalid.length.max-plus-1-after-large",
                 "two 1 MiB frames, then a header announcing 1 MiB + 1, to a slow reader: both "
-                "echoes arrive whole, then a close", "VSOK-PREFIX", "MessageTooLarge", off + 4,
-                VC_END_STALL);
+                "echoes arrive whole, then a close",
+                "VSOK-PREFIX", "MessageTooLarge", off + 4, VC_END_STALL);
     c->slow_reader = 1;
 
     b = sb_new("invalid.length.max-plus-1-full");
     sb_hdr(&b, "VSOK", VC_MAX_PAYLOAD + 1);
     sb_bytes(&b, NULL, VC_MAX_PAYLOAD + 1);
     invalid(cat, &b, "invalid.length.max-plus-1-full",
-            "a complete 1 MiB + 1 frame is not echoed; the IUT closes", "VSOK-MAX",
-            "MessageTooLarge", 4, VC_END_HALF);
+            "a complete 1 MiB + 1 frame is not echoed; the IUT closes", "VSOK-MAX", "MessageTooLarge", 4,
+            VC_END_HALF);
 
     for (int k = 1; k < 8; k++) {
         snprintf(id, sizeof id, "invalid.truncated.header-%d", k);
-        snprintf(title, sizeof title, "a valid frame then %d byte%s of a header and end of stream: "
-                 "one echo, then a close", k, k == 1 ? "" : "s");
+        snprintf(title, sizeof title,
+                 "a valid frame then %d byte%s of a header and end of stream: "
+                 "one echo, then a close",
+                 k, k == 1 ? "" : "s");
         b = sb_new(id);
         sb_msg(&b, 7, NULL);
         sb_hdr(&b, "VSOK", 16);
@@ -455,14 +461,15 @@ static void builtin_invalid(vc_catalogue *cat)
     sb_bytes(&b, NULL, 50);
     invalid(cat, &b, "invalid.truncated.payload",
             "a valid frame then half of a 100-byte payload and end of stream: the partial frame "
-            "is not echoed", "VSOK-TRUNCATED", "Truncated", b.n, VC_END_HALF);
+            "is not echoed",
+            "VSOK-TRUNCATED", "Truncated", b.n, VC_END_HALF);
 
     b = sb_new("invalid.truncated.payload-1mib");
     sb_hdr(&b, "VSOK", VC_MAX_PAYLOAD);
     sb_bytes(&b, NULL, VC_MAX_PAYLOAD / 2);
     invalid(cat, &b, "invalid.truncated.payload-1mib",
-            "half of a 1 MiB payload and end of stream: nothing is echoed, the IUT closes",
-            "VSOK-TRUNCATED", "Truncated", b.n, VC_END_HALF);
+            "half of a 1 MiB payload and end of stream: nothing is echoed, the IUT closes", "VSOK-TRUNCATED",
+            "Truncated", b.n, VC_END_HALF);
 
     for (int paused = 0; paused < 2; paused++) {
         const char *gid = paused ? "invalid.garbage-after-valid.paused" : "invalid.garbage-after-valid";
@@ -492,7 +499,8 @@ static void builtin_robust(vc_catalogue *cat)
 {
     vc_case *c = add(cat, "robust.stall-serves-others",
                      "while one connection stalls inside a frame announcing 1 MiB, a second "
-                     "connection is served", "VSOK-CONCURRENT", "robustness hostile");
+                     "connection is served",
+                     "VSOK-CONCURRENT", "robustness hostile");
     c->kind = VC_K_STALL_OTHERS;
     c->roles = VC_ROLE_SERVER;
     c->hostile = 1;
@@ -504,7 +512,8 @@ static void builtin_robust(vc_catalogue *cat)
 
     c = add(cat, "robust.error-spares-open",
             "a protocol error on one connection leaves two others open at the same time (one "
-            "inside a frame, one between frames) working", "VSOK-ISOLATE", "robustness hostile");
+            "inside a frame, one between frames) working",
+            "VSOK-ISOLATE", "robustness hostile");
     c->kind = VC_K_ISOLATE;
     c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
     c->hostile = 1;
@@ -515,15 +524,15 @@ static void builtin_robust(vc_catalogue *cat)
     sb_bytes(&b, NULL, 10);
     c = add_sb(cat, &b, "robust.peer-reset",
                "one frame, part of the next, then the runner resets the connection (RST): the IUT "
-               "survives", "VSOK-SURVIVE", "robustness hostile reset", VC_X_ECHO, VC_END_RESET,
-               VC_P_WHOLE);
+               "survives",
+               "VSOK-SURVIVE", "robustness hostile reset", VC_X_ECHO, VC_END_RESET, VC_P_WHOLE);
     c->hostile = 1;
     b = sb_new("robust.peer-reset-between");
     sb_msg(&b, 3000, NULL);
     c = add_sb(cat, &b, "robust.peer-reset-between",
                "one frame, then the runner resets the connection (RST) at the frame boundary: the "
-               "IUT survives", "VSOK-SURVIVE", "robustness hostile reset", VC_X_ECHO, VC_END_RESET,
-               VC_P_WHOLE);
+               "IUT survives",
+               "VSOK-SURVIVE", "robustness hostile reset", VC_X_ECHO, VC_END_RESET, VC_P_WHOLE);
     c->hostile = 1;
 }
 
@@ -577,13 +586,12 @@ static void vector_cases(vc_catalogue *cat, vsok_vec_set *set)
         for (size_t k = 0; k < np; k++) {
             char id[64], title[400], tags[400];
             snprintf(id, sizeof id, "vec.%04u.%s", v->id, vc_pattern_name(pats[k]));
-            snprintf(title, sizeof title, "vector %u %s (%s): %s", v->id, v->name,
-                     vc_pattern_name(pats[k]), v->description);
-            snprintf(tags, sizeof tags, "vector vector:%s split:%s %s%s", v->group,
-                     vc_pattern_name(pats[k]), v->tags, ok ? "" : " invalid hostile");
-            vc_case *c = add(cat, id, title,
-                             ok ? (pats[k] == VC_P_WHOLE ? "VSOK-FRAME" : "VSOK-SPLIT") : erule,
-                             tags);
+            snprintf(title, sizeof title, "vector %u %s (%s): %s", v->id, v->name, vc_pattern_name(pats[k]),
+                     v->description);
+            snprintf(tags, sizeof tags, "vector vector:%s split:%s %s%s", v->group, vc_pattern_name(pats[k]),
+                     v->tags, ok ? "" : " invalid hostile");
+            vc_case *c =
+                add(cat, id, title, ok ? (pats[k] == VC_P_WHOLE ? "VSOK-FRAME" : "VSOK-SPLIT") : erule, tags);
             c->kind = VC_K_EXCHANGE;
             c->input = v->input;
             c->input_len = v->input_len;
@@ -640,9 +648,8 @@ int vc_catalogue_build(vc_catalogue *cat, const char *vectors_path, char *err, s
         cat->vectors = set;
         size_t before = cat->n;
         vector_cases(cat, set);
-        snprintf(cat->vectors_note, sizeof cat->vectors_note,
-                 "vector set %s (version %u): %zu cases", vectors_path, set->version,
-                 cat->n - before);
+        snprintf(cat->vectors_note, sizeof cat->vectors_note, "vector set %s (version %u): %zu cases",
+                 vectors_path, set->version, cat->n - before);
     } else {
         snprintf(cat->vectors_note, sizeof cat->vectors_note, "vector set not used");
     }
@@ -686,8 +693,8 @@ static size_t frame_starts(const uint8_t *p, size_t n, uint64_t *out, size_t max
         out[k++] = pos;
         if (pos + 8 > n || memcmp(p + pos, "VSOK", 4) != 0)
             break;
-        uint32_t len = (uint32_t)p[pos + 4] << 24 | (uint32_t)p[pos + 5] << 16 |
-                       (uint32_t)p[pos + 6] << 8 | p[pos + 7];
+        uint32_t len =
+            (uint32_t)p[pos + 4] << 24 | (uint32_t)p[pos + 5] << 16 | (uint32_t)p[pos + 6] << 8 | p[pos + 7];
         if (len == 0 || len > VC_MAX_PAYLOAD)
             break;
         pos += 8 + (size_t)len;
@@ -717,8 +724,7 @@ int vc_plan_build(const vc_case *c, uint64_t seed, vc_split **out, size_t *n)
     plan pl = {0};
     uint64_t len = c->input_len;
     switch (c->pattern) {
-    case VC_P_WHOLE:
-        break;
+    case VC_P_WHOLE: break;
     case VC_P_BYTES:
         for (uint64_t o = 1; o < len; o++)
             push(&pl, o, 0, len);
@@ -766,8 +772,7 @@ int vc_plan_build(const vc_case *c, uint64_t seed, vc_split **out, size_t *n)
         for (size_t i = 0; i < c->nsched; i++)
             push(&pl, c->sched[i].offset, c->sched[i].pause_ms, len);
         break;
-    case VC_NPATTERNS:
-        break;
+    case VC_NPATTERNS: break;
     }
     *out = pl.v;
     *n = pl.n;

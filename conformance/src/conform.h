@@ -63,7 +63,7 @@ typedef struct vc_case {
     const char *rule; /* rule id, see vc_rule_text */
     char *tags;       /* space-separated */
     vc_kind kind;
-    unsigned roles;   /* VC_ROLE_* bits where the case applies */
+    unsigned roles; /* VC_ROLE_* bits where the case applies */
 
     /* exchange */
     const uint8_t *input;
@@ -80,12 +80,12 @@ typedef struct vc_case {
     const vc_split *sched; /* VC_P_SCHEDULE */
     vc_split *sched_owned;
     size_t nsched;
-    int read_after_send;   /* pipelining: read nothing until every byte is written */
-    int early;             /* a late close is NON-STRICT, not FAIL */
-    int hostile;           /* check that the IUT still serves afterwards */
-    int alone;             /* never run concurrently with another case (--jobs): it measures
+    int read_after_send; /* pipelining: read nothing until every byte is written */
+    int early;           /* a late close is NON-STRICT, not FAIL */
+    int hostile;         /* check that the IUT still serves afterwards */
+    int alone;           /* never run concurrently with another case (--jobs): it measures
                               the IUT as a whole (memory, other connections) */
-    int slow_reader;       /* back-pressure: small receive buffer, reading starts late */
+    int slow_reader;     /* back-pressure: small receive buffer, reading starts late */
 } vc_case;
 
 typedef struct vc_catalogue {
@@ -124,9 +124,9 @@ typedef struct vc_result {
 /* --- options and run state --- */
 typedef struct vc_opts {
     vc_role role;
-    const char *target;  /* server: ADDR or exec:COMMAND */
-    const char *listen;  /* client */
-    const char *spawn;   /* client: COMMAND with {addr} */
+    const char *target; /* server: ADDR or exec:COMMAND */
+    const char *listen; /* client */
+    const char *spawn;  /* client: COMMAND with {addr} */
     const char *exec_cmd;
     int timeout_ms;
     uint64_t seed;
@@ -134,7 +134,7 @@ typedef struct vc_opts {
     const char **html_with;
     size_t nhtml_with;
     int tap, list, verbose, quiet, strict;
-    int jobs; /* cases run concurrently (--jobs); 1 in the client role */
+    int jobs;  /* cases run concurrently (--jobs); 1 in the client role */
     int color; /* -1 auto */
     const char **pick, **skip;
     size_t npick, nskip;
@@ -142,14 +142,14 @@ typedef struct vc_opts {
     const char *vectors;
     int budget_s;
     long iut_pid;
-    const char *label; /* name of the IUT in reports */
+    const char *label;  /* name of the IUT in reports */
     char *cmdline_role; /* role arguments for replay lines */
     char *argv0;        /* how the runner was invoked, shell-quoted */
 } vc_opts;
 
 typedef struct vc_conn {
     int fd;
-    pid_t pid; /* spawned process group leader, or -1 */
+    pid_t pid;  /* spawned process group leader, or -1 */
     int status; /* wait status once reaped */
     int reaped;
     int killed; /* the runner killed it */
@@ -161,16 +161,16 @@ typedef struct vc_conn {
  * vc_conn, vc_xfer) lives on the worker's stack or in thread-local storage. */
 typedef struct vc_ctx {
     vc_opts *o;
-    int listen_fd;   /* client role */
+    int listen_fd; /* client role */
     char listen_text[256];
-    int pending_fd;  /* client role: a connection accepted by the preflight */
-    _Atomic int down; /* the IUT stopped serving; rest is skipped */
+    int pending_fd;                   /* client role: a connection accepted by the preflight */
+    _Atomic int down;                 /* the IUT stopped serving; rest is skipped */
     const vc_case *_Atomic down_case; /* where it was found down (vc_mark_down) */
-    _Atomic int lingering;   /* spawned processes that did not exit after close */
-    _Atomic int no_close_after_eof; /* the IUT keeps connections open after FIN: stop waiting */
-    _Atomic int close_misses;       /* protocol errors after which the IUT did not close */
-    int probe_baseline;     /* the probe's result before any case ran */
-    _Atomic int nofin_rejects; /* replays without FIN that showed the IUT rejecting valid input */
+    _Atomic int lingering;            /* spawned processes that did not exit after close */
+    _Atomic int no_close_after_eof;   /* the IUT keeps connections open after FIN: stop waiting */
+    _Atomic int close_misses;         /* protocol errors after which the IUT did not close */
+    int probe_baseline;               /* the probe's result before any case ran */
+    _Atomic int nofin_rejects;        /* replays without FIN that showed the IUT rejecting valid input */
     int64_t run_deadline;
 } vc_ctx;
 
@@ -210,24 +210,25 @@ typedef struct vc_xfer {
     size_t outlen;
     const vc_split *splits;
     size_t nsplits;
-    int half_close;     /* shutdown(SHUT_WR) after the last byte */
+    int half_close; /* shutdown(SHUT_WR) after the last byte */
     int read_after_send;
     vc_reader *rd;
-    int64_t deadline;   /* absolute (vsok_now_ms) */
-    int64_t close_grace_ms; /* once every owed byte is in: wait this long for the IUT's close (-1: until deadline) */
+    int64_t deadline; /* absolute (vsok_now_ms) */
+    int64_t
+        close_grace_ms; /* once every owed byte is in: wait this long for the IUT's close (-1: until deadline) */
     int hold_last;      /* leave the last owed byte unread (so a close resets, also on unix
                            sockets) and stop once it is there: sets held */
-    int read_delay_ms;  /* read nothing for this long (back-pressure on the IUT's writes) */
-    int observe;        /* at the first split points and every paused one, wait (bounded)
+    int read_delay_ms; /* read nothing for this long (back-pressure on the IUT's writes) */
+    int observe;       /* at the first split points and every paused one, wait (bounded)
                            until the IUT has read what was written (SIOCOUTQ), so that
                            each piece reaches it as a read of its own */
     /* out */
     uint64_t sent;
-    int write_errno;    /* the IUT stopped taking bytes (EPIPE, ECONNRESET) */
-    int closed;         /* 0 open, 1 FIN, 2 reset */
+    int write_errno; /* the IUT stopped taking bytes (EPIPE, ECONNRESET) */
+    int closed;      /* 0 open, 1 FIN, 2 reset */
     int timed_out;
-    int io_errno;       /* unexpected transport error */
-    int held;           /* hold_last: all but the last owed byte read, the last one waiting */
+    int io_errno; /* unexpected transport error */
+    int held;     /* hold_last: all but the last owed byte read, the last one waiting */
     int64_t t_start, t_complete, t_closed, t_sent;
 } vc_xfer;
 void vc_xfer_run(vc_xfer *t);
@@ -269,8 +270,8 @@ void vc_report_human(FILE *f, const vc_run *run, int color);
 void vc_report_tap(FILE *f, const vc_run *run);
 int vc_report_json(const char *path, const vc_run *run);
 int vc_report_junit(const char *path, const vc_run *run);
-int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith,
-                   char *err, size_t errlen);
+int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith, char *err,
+                   size_t errlen);
 void vc_json_str(FILE *f, const char *s);
 /* html.c: 0 when path is a readable vsok-conform JSON report of format 1;
  * else -1 with a one-line reason naming the file. */
@@ -289,7 +290,6 @@ char *vc_shell_quote(const char *s);
 void *vc_xmalloc(size_t n);
 void *vc_xrealloc(void *p, size_t n);
 size_t vc_utf8_len(const unsigned char *p);
-
 
 /* --- fuzz mode: vsok-conform --fuzz DURATION (fuzz.c, fuzz_gen.c, fuzz_shrink.c) --- */
 
@@ -319,8 +319,7 @@ void vc_fz_input_fix(vc_fz_input *in);
 /* fuzz_gen.c: input number index of the campaign seeded with seed.  A pure
  * function of (seed, index, the catalogue's inputs, roles): the same seed
  * gives the same sequence.  cat may be NULL (no seeds). */
-void vc_fz_generate(vc_fz_input *out, uint64_t seed, uint64_t index, const vc_catalogue *cat,
-                    vc_role role);
+void vc_fz_generate(vc_fz_input *out, uint64_t seed, uint64_t index, const vc_catalogue *cat, vc_role role);
 
 /* fuzz_shrink.c: makes in smaller while still(ctx, candidate) says it
  * diverges the same way; at most max_runs calls and until deadline

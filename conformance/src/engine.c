@@ -4,9 +4,9 @@
  * loop, so an IUT that echoes while it is still reading never deadlocks
  * against the runner.  Every wait is bounded by the exchange's deadline. */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <string.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>

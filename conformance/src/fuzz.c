@@ -16,16 +16,16 @@
  * Findings become ordinary results (a synthetic case fuzz.finding.N), so
  * every report format carries them. */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <linux/sockios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vsok/vsok.h>
@@ -37,19 +37,19 @@
 #include "vsok_vectors.h"
 #endif
 
-#define STAY_GRACE_MS 25   /* a valid stream left open: watch this long for a wrong close */
+#define STAY_GRACE_MS 25    /* a valid stream left open: watch this long for a wrong close */
 #define CONSUME_MAX_MS 1000 /* after a cut: wait up to this long for the IUT to take the bytes */
 #define PROGRESS_MS 3000
 #define SHRINK_RUNS 300
 #define SHRINK_MS 60000
 #define RSS_GROWTH_KB (128 * 1024) /* a server's VmRSS above 2 x its early value + this: a finding */
-#define SHRINK_WAIT_MS 300 /* see the shrinking of timeouts */
-#define VECTOR_ID 9001 /* id of a written finding case (renumber when adding it to vectors/) */
+#define SHRINK_WAIT_MS 300         /* see the shrinking of timeouts */
+#define VECTOR_ID 9001             /* id of a written finding case (renumber when adding it to vectors/) */
 
 /* ---- options ---- */
-static int64_t fz_ms;           /* --fuzz DURATION */
-static const char *fz_replay;   /* --fuzz-replay FILE.bin */
-static long fz_dump = -1;       /* --fuzz-dump N */
+static int64_t fz_ms;         /* --fuzz DURATION */
+static const char *fz_replay; /* --fuzz-replay FILE.bin */
+static long fz_dump = -1;     /* --fuzz-dump N */
 
 int vc_fuzz_opt(int which, const char *arg)
 {
@@ -62,9 +62,7 @@ int vc_fuzz_opt(int which, const char *arg)
             return -1;
         }
         return 0;
-    case 1:
-        fz_replay = arg;
-        return 0;
+    case 1: fz_replay = arg; return 0;
     default:
         if (cli_parse_count(arg, 0, 1, 1000000, &n, why, sizeof why) != 0) {
             fprintf(stderr, "vsok-conform: bad --fuzz-dump '%s': %s\n", arg, why);
@@ -105,7 +103,7 @@ typedef struct oracle {
     vc_span *owed;
     size_t nowed;
     uint64_t owed_bytes;
-    vsok_err err;       /* VSOK_OK, or the protocol error in the bytes */
+    vsok_err err; /* VSOK_OK, or the protocol error in the bytes */
     uint64_t err_off;
     uint64_t valid_end; /* end of the last complete frame */
     int boundary;       /* no error: the stream ends between frames */
@@ -345,7 +343,8 @@ typedef struct fuzz {
     int drain_first; /* replay every execution drain-first (an RST-loss finding) */
     const char *want_rule;
     int wait_ms; /* shrinking a finding that is a timeout: a shorter wait (0: the timeout) */
-    long pid; long rss_base_kb; /* server memory */
+    long pid;
+    long rss_base_kb; /* server memory */
 } fuzz;
 
 static const char *class_rule(vsok_err e)
@@ -355,8 +354,7 @@ static const char *class_rule(vsok_err e)
 
 static void explain(outcome *o, const vc_reader *rd)
 {
-    o->first_diff = vc_reader_explain(rd, o->expected, sizeof o->expected, o->actual,
-                                      sizeof o->actual);
+    o->first_diff = vc_reader_explain(rd, o->expected, sizeof o->expected, o->actual, sizeof o->actual);
     vc_reader_hexdump(rd, o->hexdump, sizeof o->hexdump);
 }
 
@@ -367,8 +365,8 @@ static void append(char *buf, size_t len, const char *sep, const char *s)
         snprintf(buf + n, len - n, "%s%s", sep, s);
 }
 
-static void grade(const oracle *or, const vc_fz_input *in, const xfer *t, const vc_reader *rd,
-                  int T, outcome *o)
+static void grade(const oracle * or, const vc_fz_input *in, const xfer *t, const vc_reader *rd, int T,
+                  outcome *o)
 {
     o->sent = t->sent;
     o->received = rd->received;
@@ -378,24 +376,25 @@ static void grade(const oracle *or, const vc_fz_input *in, const xfer *t, const 
     case VC_R_MISMATCH:
         explain(o, rd);
         o->diverged = 1;
-        o->rule = rd->diff_in_frame < 8 || !or->err ? "VSOK-FRAME" : "VSOK-PREFIX";
+        o->rule = rd->diff_in_frame < 8 || ! or->err ? "VSOK-FRAME" : "VSOK-PREFIX";
         return;
     case VC_R_EXCESS: {
         explain(o, rd);
         o->diverged = 1;
-        if (!or->err) {
+        if (! or->err) {
             o->rule = "VSOK-FRAME";
             return;
         }
         size_t n = rd->nwindow;
         if (n > in->len - or->valid_end)
-            n = in->len - (size_t)or->valid_end;
+            n = in->len - (size_t) or->valid_end;
         int copy = n >= 4 && memcmp(rd->window, in->data + or->valid_end, n) == 0;
         o->rule = or->err == VSOK_E_MAGIC && copy ? "VSOK-CLOSE-ON-ERROR" : class_rule(or->err);
         snprintf(o->expected, sizeof o->expected,
                  "%s at offset %llu: the echoes of the %zu frame%s before it (%llu bytes), nothing "
-                 "more, then a close", vsok_errname(or->err), (unsigned long long)or->err_off,
-                 or->nowed, or->nowed == 1 ? "" : "s", (unsigned long long)or->owed_bytes);
+                 "more, then a close",
+                 vsok_errname(or->err), (unsigned long long) or->err_off, or->nowed,
+                 or->nowed == 1 ? "" : "s", (unsigned long long) or->owed_bytes);
         return;
     }
     case VC_R_SHORT:
@@ -424,15 +423,15 @@ static void grade(const oracle *or, const vc_fz_input *in, const xfer *t, const 
          * that came with earlier ones were lost */
         o->rule = t->sent == in->len && rd->msg > 0 ? "VSOK-SPLIT" : "VSOK-TIMELY";
         o->first_diff = rd->received;
-        snprintf(o->expected, sizeof o->expected, "%zu echo frame%s (%llu bytes) within %d ms",
-                 or->nowed, or->nowed == 1 ? "" : "s", (unsigned long long)or->owed_bytes, T);
+        snprintf(o->expected, sizeof o->expected, "%zu echo frame%s (%llu bytes) within %d ms", or->nowed,
+                 or->nowed == 1 ? "" : "s", (unsigned long long) or->owed_bytes, T);
         snprintf(o->actual, sizeof o->actual,
                  "Timeout after %d ms: %llu of %llu owed bytes arrived; the runner had written "
-                 "%llu of %zu bytes", T, (unsigned long long)rd->received,
-                 (unsigned long long)or->owed_bytes, (unsigned long long)t->sent, in->len);
+                 "%llu of %zu bytes",
+                 T, (unsigned long long)rd->received, (unsigned long long) or->owed_bytes,
+                 (unsigned long long)t->sent, in->len);
         return;
-    case VC_R_COMPLETE:
-        break;
+    case VC_R_COMPLETE: break;
     }
     if (t->reset_sent)
         return;
@@ -442,8 +441,8 @@ static void grade(const oracle *or, const vc_fz_input *in, const xfer *t, const 
         o->rule = or->err ? "VSOK-CLOSE-ON-ERROR" : or->boundary ? "VSOK-EOF" : "VSOK-TRUNCATED";
         snprintf(o->expected, sizeof o->expected,
                  "%s at offset %llu: the %zu owed echo%s, then the IUT closes within %d ms", what,
-                 (unsigned long long)(or->err ? or->err_off : in->len), or->nowed,
-                 or->nowed == 1 ? "" : "es", T);
+                 (unsigned long long)(or->err ? or->err_off : in->len), or->nowed, or->nowed == 1 ? "" : "es",
+                 T);
         snprintf(o->actual, sizeof o->actual,
                  "Timeout: every owed echo arrived, but the connection was still open %d ms after "
                  "the runner wrote %llu bytes (write side %s)",
@@ -455,8 +454,8 @@ static void grade(const oracle *or, const vc_fz_input *in, const xfer *t, const 
         o->rule = or->boundary ? "VSOK-FRAME" : "VSOK-SPLIT";
         snprintf(o->expected, sizeof o->expected,
                  "a valid stream%s, left open by the runner: the %zu echo%s and the connection "
-                 "stays open", or->boundary ? "" : " ending inside a frame", or->nowed,
-                 or->nowed == 1 ? "" : "es");
+                 "stays open",
+                 or->boundary ? "" : " ending inside a frame", or->nowed, or->nowed == 1 ? "" : "es");
         snprintf(o->actual, sizeof o->actual, "the IUT %s the connection after the echoes",
                  t->closed == 2 ? "reset" : "closed");
     }
@@ -493,11 +492,15 @@ static void second_finish(second *s, int T, outcome *o)
     vc_span span = {s->frame + 8, 32};
     vc_reader rd;
     vc_reader_init(&rd, &span, 1);
-    vc_fz_input in = {.data = s->frame + 20, .len = sizeof s->frame - 20, .end = VC_FZ_FIN,
-                      .second = -1};
+    vc_fz_input in = {.data = s->frame + 20, .len = sizeof s->frame - 20, .end = VC_FZ_FIN, .second = -1};
     /* the reader expects the whole echo; the runner sends the rest of the frame */
-    xfer t = {.fd = &s->c.fd, .in = &in, .drain_at = UINT64_MAX, .hook_at = -1, .rd = &rd,
-              .deadline = vc_now_ms() + T, .must_close = 0};
+    xfer t = {.fd = &s->c.fd,
+              .in = &in,
+              .drain_at = UINT64_MAX,
+              .hook_at = -1,
+              .rd = &rd,
+              .deadline = vc_now_ms() + T,
+              .must_close = 0};
     xfer_run(&t);
     vc_iut_close(s->x, &s->c);
     if (o->diverged || rd.state == VC_R_COMPLETE)
@@ -535,8 +538,8 @@ static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
     memset(o, 0, sizeof *o);
     o->first_diff = UINT64_MAX;
     F->execs++;
-    oracle or;
-    oracle_build(in, &or);
+    oracle or ;
+    oracle_build(in, & or);
     vc_conn conn;
     int refused;
     char err[512];
@@ -555,8 +558,13 @@ static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
     vc_reader rd;
     vc_reader_init(&rd, or.owed, or.nowed);
     second s = {.x = x};
-    xfer t = {.fd = &conn.fd, .in = in, .drain_at = UINT64_MAX, .hook_at = -1, .rd = &rd,
-              .deadline = vc_now_ms() + T, .must_close = or.must_close};
+    xfer t = {.fd = &conn.fd,
+              .in = in,
+              .drain_at = UINT64_MAX,
+              .hook_at = -1,
+              .rd = &rd,
+              .deadline = vc_now_ms() + T,
+              .must_close = or.must_close};
     if (drain_first && or.err)
         t.drain_at = or.valid_end;
     if (in->second >= 0 && x->o->role == VC_ROLE_SERVER) {
@@ -566,7 +574,7 @@ static int execute(fuzz *F, const vc_fz_input *in, int drain_first, outcome *o)
     }
     xfer_run(&t);
     vc_iut_close(x, &conn);
-    grade(&or, in, &t, &rd, T, o);
+    grade(& or, in, &t, &rd, T, o);
     char crash[160];
     vc_iut_crash(&conn, crash, sizeof crash);
     /* A process of its own per connection, killed by SIGPIPE writing to a
@@ -631,9 +639,9 @@ static void attribute(fuzz *F, const vc_fz_input *in, outcome *o)
 {
     if (strcmp(o->rule, "VSOK-SPLIT") != 0 && strcmp(o->rule, "VSOK-FRAME") != 0)
         return;
-    oracle or;
-    oracle_build(in, &or);
-    int valid = !or.err;
+    oracle or ;
+    oracle_build(in, & or);
+    int valid = ! or.err;
     vc_fz_input a, b;
     vc_fz_input_copy(&a, in);
     a.ncuts = 0;
@@ -681,8 +689,8 @@ static void json_bytes(FILE *f, const uint8_t *p, size_t n)
             }
             if (i == n)
                 break;
-            fprintf(f, "%s{\"%s\": %u, \"len\": %zu}", first ? "" : ", ",
-                    fill >= ctr ? "fill" : "counter", p[i], run);
+            fprintf(f, "%s{\"%s\": %u, \"len\": %zu}", first ? "" : ", ", fill >= ctr ? "fill" : "counter",
+                    p[i], run);
             first = 0;
             i += run;
             hex_from = i;
@@ -703,12 +711,12 @@ static void json_sha(FILE *f, const uint8_t *p, size_t n)
 }
 #endif
 
-static int write_vector(const char *path, const vc_fz_input *in, const outcome *o, int n,
-                        uint64_t seed, uint64_t index)
+static int write_vector(const char *path, const vc_fz_input *in, const outcome *o, int n, uint64_t seed,
+                        uint64_t index)
 {
 #ifdef VC_HAVE_VECTORS
-    oracle or;
-    oracle_build(in, &or);
+    oracle or ;
+    oracle_build(in, & or);
     FILE *f = fopen(path, "w");
     if (!f) {
         free(or.owed);
@@ -737,8 +745,10 @@ static int write_vector(const char *path, const vc_fz_input *in, const outcome *
                    "close (RST).\", \"bug\": \"An implementation that crashes or misbehaves when the "
                    "peer resets the connection.\", \"effect\": \"A peer's reset takes the "
                    "implementation down.\"");
-    fprintf(f, "}\n },\n \"cases\": [\n  {\n   \"id\": %d,\n   \"name\": \"fuzz-finding-%d\",\n"
-               "   \"description\": ", VECTOR_ID + n - 1, n);
+    fprintf(f,
+            "}\n },\n \"cases\": [\n  {\n   \"id\": %d,\n   \"name\": \"fuzz-finding-%d\",\n"
+            "   \"description\": ",
+            VECTOR_ID + n - 1, n);
     vc_json_str(f, desc);
     fprintf(f, ",\n   \"tags\": [\"fuzz\"%s%s],\n   \"input\": [", in->ncuts ? ", \"split\"" : "",
             reset ? ", \"reset\"" : "");
@@ -761,8 +771,7 @@ static int write_vector(const char *path, const vc_fz_input *in, const outcome *
             fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)in->cuts[i].offset);
         fprintf(f, "], \"pauses_ms\": [");
         for (size_t i = 0; i < in->ncuts; i++)
-            fprintf(f, "%s%u", i ? ", " : "",
-                    in->cuts[i].pause_ms > 1000 ? 1000 : in->cuts[i].pause_ms);
+            fprintf(f, "%s%u", i ? ", " : "", in->cuts[i].pause_ms > 1000 ? 1000 : in->cuts[i].pause_ms);
         fprintf(f, "], \"end\": \"%s\"}", in->end == VC_FZ_RST ? "reset" : "half-close");
     }
     fprintf(f, "\n  }\n ]\n}\n");
@@ -770,7 +779,12 @@ static int write_vector(const char *path, const vc_fz_input *in, const outcome *
     free(or.owed);
     return fclose(f) == 0 ? 0 : -1;
 #else
-    (void)path; (void)in; (void)o; (void)n; (void)seed; (void)index;
+    (void)path;
+    (void)in;
+    (void)o;
+    (void)n;
+    (void)seed;
+    (void)index;
     return -1;
 #endif
 }
@@ -869,8 +883,8 @@ static int load_replay(const char *bin, vc_fz_input *in, int *drain_first, char 
 }
 
 /* ---- results ---- */
-static vc_case fz_cases[2];   /* the finding and the campaign summary (static: reports borrow them) */
-static vc_fz_input fz_kept;   /* the finding's bytes, borrowed by its case */
+static vc_case fz_cases[2]; /* the finding and the campaign summary (static: reports borrow them) */
+static vc_fz_input fz_kept; /* the finding's bytes, borrowed by its case */
 static char fz_title[2][256];
 
 static vc_result *add_result(vc_run *run, vc_case *c)
@@ -883,16 +897,15 @@ static vc_result *add_result(vc_run *run, vc_case *c)
     return r;
 }
 
-static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const outcome *o,
-                           uint64_t index, int shrunk_runs, int replay)
+static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const outcome *o, uint64_t index,
+                           int shrunk_runs, int replay)
 {
     vc_opts *opt = F->x->o;
     vc_fz_input_copy(&fz_kept, in);
     vc_case *c = &fz_cases[0];
     snprintf(fz_title[0], sizeof fz_title[0], "%s: a %zu-byte input, %zu write%s, %s%s",
-             replay ? "fuzz replay" : "fuzz finding", in->len, in->ncuts + 1,
-             in->ncuts ? "s" : "", vc_fz_end_name(in->end),
-             in->second >= 0 ? ", a second connection" : "");
+             replay ? "fuzz replay" : "fuzz finding", in->len, in->ncuts + 1, in->ncuts ? "s" : "",
+             vc_fz_end_name(in->end), in->second >= 0 ? ", a second connection" : "");
     c->id = replay ? "fuzz.replay" : "fuzz.finding.1";
     c->title = fz_title[0];
     c->rule = o->rule;
@@ -918,14 +931,14 @@ static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const ou
         return;
     }
     r->note = vc_printf("input %llu of seed 0x%016llx (%s); shrunk in %d re-executions%s%s",
-                        (unsigned long long)index, (unsigned long long)opt->seed, in->origin,
-                        shrunk_runs, F->drain_first ? "; reproduced by a drain-first replay" : "",
+                        (unsigned long long)index, (unsigned long long)opt->seed, in->origin, shrunk_runs,
+                        F->drain_first ? "; reproduced by a drain-first replay" : "",
                         o->no_shrink ? "; not shrunk (the IUT is gone)" : "");
     const char *dir = opt->artifacts;
     if (!dir || !strcmp(dir, "none")) {
         r->replay = vc_printf("(--artifacts none: no reproducer written) %s %s --fuzz 60s --seed "
-                              "0x%016llx", opt->argv0, opt->cmdline_role,
-                              (unsigned long long)opt->seed);
+                              "0x%016llx",
+                              opt->argv0, opt->cmdline_role, (unsigned long long)opt->seed);
         return;
     }
     char *bin = vc_printf("%s/fuzz.finding.1.bin", dir);
@@ -945,14 +958,14 @@ static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const ou
         r->replay = vc_printf("%s %s --timeout %d --fuzz-replay %s", opt->argv0, opt->cmdline_role,
                               opt->timeout_ms, q);
         free(q);
-        char *n2 = vc_printf("%s; schedule %s%s%s", r->note, sched, vok ? "; vector case " : "",
-                             vok ? vec : "");
+        char *n2 =
+            vc_printf("%s; schedule %s%s%s", r->note, sched, vok ? "; vector case " : "", vok ? vec : "");
         free(r->note);
         r->note = n2;
     } else {
         free(bin);
-        r->replay = vc_printf("(cannot write to %s) %s %s --fuzz 60s --seed 0x%016llx", dir,
-                              opt->argv0, opt->cmdline_role, (unsigned long long)opt->seed);
+        r->replay = vc_printf("(cannot write to %s) %s %s --fuzz 60s --seed 0x%016llx", dir, opt->argv0,
+                              opt->cmdline_role, (unsigned long long)opt->seed);
     }
     free(sched);
     free(vec);
@@ -984,8 +997,8 @@ static void summary(fuzz *F, vc_run *run, int64_t ms, int findings)
     r->note = vc_printf("%llu executions (%.0f/s), %d finding%s, %llu dismissed by a drain-first "
                         "replay (echoes lost to a reset after a protocol error), %llu not "
                         "reproduced by a second run; seed 0x%016llx",
-                        (unsigned long long)F->execs, ms > 0 ? F->execs * 1000.0 / ms : 0.0,
-                        findings, findings == 1 ? "" : "s", (unsigned long long)F->dismissed,
+                        (unsigned long long)F->execs, ms > 0 ? F->execs * 1000.0 / ms : 0.0, findings,
+                        findings == 1 ? "" : "s", (unsigned long long)F->dismissed,
                         (unsigned long long)F->unconfirmed, (unsigned long long)F->x->o->seed);
 }
 
@@ -1018,9 +1031,8 @@ static void progress(const fuzz *F, int64_t t0, int findings)
 {
     int64_t ms = vc_now_ms() - t0;
     fprintf(stderr, "vsok-conform: fuzz %lld s: %llu executions (%.0f/s), %d finding%s, %llu dismissed\n",
-            (long long)(ms / 1000), (unsigned long long)F->execs,
-            ms > 0 ? F->execs * 1000.0 / ms : 0.0, findings, findings == 1 ? "" : "s",
-            (unsigned long long)F->dismissed);
+            (long long)(ms / 1000), (unsigned long long)F->execs, ms > 0 ? F->execs * 1000.0 / ms : 0.0,
+            findings, findings == 1 ? "" : "s", (unsigned long long)F->dismissed);
 }
 
 static size_t replay(fuzz *F, vc_run *run)
@@ -1097,8 +1109,7 @@ size_t vc_fuzz_run(vc_ctx *x, const vc_catalogue *cat, vc_run *run, size_t nsel)
         if (o.diverged && o.server_gone && prev.data) {
             /* the server died: the input before this one killed it */
             o.no_shrink = 1;
-            snprintf(o.expected, sizeof o.expected,
-                     "the IUT keeps serving new connections after this input");
+            snprintf(o.expected, sizeof o.expected, "the IUT keeps serving new connections after this input");
             char a[sizeof o.actual];
             snprintf(a, sizeof a, "the next connection failed: %.800s (crashed?)", o.actual);
             snprintf(o.actual, sizeof o.actual, "%s", a);
@@ -1119,9 +1130,8 @@ size_t vc_fuzz_run(vc_ctx *x, const vc_catalogue *cat, vc_run *run, size_t nsel)
                 snprintf(o.expected, sizeof o.expected,
                          "the IUT's memory stays bounded (VmRSS %ld kB after the first inputs)",
                          F.rss_base_kb);
-                snprintf(o.actual, sizeof o.actual,
-                         "VmRSS of process %ld grew to %ld kB after %llu inputs", F.pid, kb,
-                         (unsigned long long)i + 1);
+                snprintf(o.actual, sizeof o.actual, "VmRSS of process %ld grew to %ld kB after %llu inputs",
+                         F.pid, kb, (unsigned long long)i + 1);
             }
         }
         if (o.diverged && confirm(&F, &in, &o)) {

@@ -50,8 +50,14 @@ static void put_header(gen *g, const uint8_t magic[4], uint32_t len)
 {
     if (g->nheads < sizeof g->heads / sizeof g->heads[0])
         g->heads[g->nheads++] = g->in->len;
-    uint8_t h[8] = {magic[0], magic[1], magic[2], magic[3], (uint8_t)(len >> 24),
-                    (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    uint8_t h[8] = {magic[0],
+                    magic[1],
+                    magic[2],
+                    magic[3],
+                    (uint8_t)(len >> 24),
+                    (uint8_t)(len >> 16),
+                    (uint8_t)(len >> 8),
+                    (uint8_t)len};
     put(g, h, 8);
 }
 
@@ -71,8 +77,8 @@ static const uint8_t MAGIC[4] = {'V', 'S', 'O', 'K'};
 
 /* Sizes at every boundary: tiny, around the header size, around the 64 KiB
  * write chunk and twice it, at the maximum. */
-static const uint32_t boundary[] = {1,      2,      7,      8,       9,       65535,  65536,
-                                    65537,  131071, 131072, 131073,  1048575, 1048576};
+static const uint32_t boundary[] = {1,     2,      7,      8,      9,       65535,  65536,
+                                    65537, 131071, 131072, 131073, 1048575, 1048576};
 
 static uint32_t frame_size(gen *g)
 {
@@ -191,8 +197,7 @@ static void schedule(gen *g, const vc_case *seed)
     size_t cap = 0;
     uint64_t len = in->len;
     switch (below(g, 7)) {
-    case 0: /* one write */
-        break;
+    case 0: /* one write */ break;
     case 1: /* 1-byte writes (the first 300 bytes of a long stream) */
         for (uint64_t o = 1; o < len && o <= 300; o++)
             add_cut(in, &cap, o, o < 16 && chance(g, 20) ? 1 : 0);
@@ -238,8 +243,7 @@ static void rescan(gen *g)
     const uint8_t *p = g->in->data;
     while (o + 8 <= g->in->len && g->nheads < sizeof g->heads / sizeof g->heads[0]) {
         g->heads[g->nheads++] = o;
-        uint32_t l = (uint32_t)p[o + 4] << 24 | (uint32_t)p[o + 5] << 16 |
-                     (uint32_t)p[o + 6] << 8 | p[o + 7];
+        uint32_t l = (uint32_t)p[o + 4] << 24 | (uint32_t)p[o + 5] << 16 | (uint32_t)p[o + 6] << 8 | p[o + 7];
         o += 8 + (uint64_t)l;
     }
 }
@@ -251,8 +255,8 @@ static void mutate(gen *g)
         return;
     switch (below(g, 7)) {
     case 0: { /* bit flip, mostly in a header */
-        uint64_t o = g->nheads && chance(g, 70) ? g->heads[below(g, g->nheads)] + below(g, 8)
-                                                : below(g, in->len);
+        uint64_t o =
+            g->nheads && chance(g, 70) ? g->heads[below(g, g->nheads)] + below(g, 8) : below(g, in->len);
         if (o < in->len)
             in->data[o] ^= (uint8_t)(1u << below(g, 8));
         snprintf(in->origin + strlen(in->origin), sizeof in->origin - strlen(in->origin), "+flip");
@@ -319,8 +323,7 @@ static void mutate(gen *g)
     rescan(g);
 }
 
-void vc_fz_generate(vc_fz_input *out, uint64_t seed, uint64_t index, const vc_catalogue *cat,
-                    vc_role role)
+void vc_fz_generate(vc_fz_input *out, uint64_t seed, uint64_t index, const vc_catalogue *cat, vc_role role)
 {
     memset(out, 0, sizeof *out);
     out->second = -1;
@@ -377,7 +380,4 @@ void vc_fz_input_copy(vc_fz_input *dst, const vc_fz_input *src)
         memcpy(dst->cuts, src->cuts, src->ncuts * sizeof *dst->cuts);
 }
 
-const char *vc_fz_end_name(vc_fz_end e)
-{
-    return e == VC_FZ_FIN ? "fin" : e == VC_FZ_RST ? "rst" : "open";
-}
+const char *vc_fz_end_name(vc_fz_end e) { return e == VC_FZ_FIN ? "fin" : e == VC_FZ_RST ? "rst" : "open"; }

@@ -107,10 +107,14 @@ static int hex4(const char *p, unsigned long *out)
     for (int i = 0; i < 4; i++) {
         char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned long)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned long)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned long)(c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned long)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned long)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned long)(c - 'A' + 10);
+        else
+            return -1;
     }
     *out = v;
     return 0;
@@ -169,8 +173,7 @@ static int jstring(jparser *j, char **out)
                 return jfail(j, "a bad \\u escape");
             }
             j->p += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff && j->end - j->p >= 6 && j->p[0] == '\\' &&
-                j->p[1] == 'u') {
+            if (cp >= 0xd800 && cp <= 0xdbff && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
                 unsigned long lo;
                 if (hex4(j->p + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -180,9 +183,7 @@ static int jstring(jparser *j, char **out)
             if (cp >= 0xd800 && cp <= 0xdfff)
                 cp = 0xfffd; /* a lone surrogate */
             break;
-        default:
-            free(buf);
-            return jfail(j, "a bad escape in a string");
+        default: free(buf); return jfail(j, "a bad escape in a string");
         }
         put_utf8(&buf, &n, &cap, cp);
     }
@@ -310,7 +311,10 @@ static int jvalue(jparser *j, jv *v)
     case '{': return jcontainer(j, v, '}');
     case '[': return jcontainer(j, v, ']');
     case '"': v->t = J_STR; return jstring(j, &v->s);
-    case 't': v->t = J_BOOL; v->b = 1; return jword(j, "true");
+    case 't':
+        v->t = J_BOOL;
+        v->b = 1;
+        return jword(j, "true");
     case 'f': v->t = J_BOOL; return jword(j, "false");
     case 'n': v->t = J_NULL; return jword(j, "null");
     default: return jnumber(j, v);
@@ -340,8 +344,7 @@ static double jnum(const jv *o, const char *key, double dflt)
 }
 
 /* Parses one report; 0, or -1 with a one-line reason naming the file. */
-static int load_report(const char *name, const char *buf, size_t len, jv *out, char *err,
-                       size_t errlen)
+static int load_report(const char *name, const char *buf, size_t len, jv *out, char *err, size_t errlen)
 {
     jparser j = {.p = buf, .start = buf, .end = buf + len};
     memset(out, 0, sizeof *out);
@@ -351,22 +354,23 @@ static int load_report(const char *name, const char *buf, size_t len, jv *out, c
             jfail(&j, "text after the end of the JSON value");
     }
     if (j.err) {
-        snprintf(err, errlen, "%s is not valid JSON: %s at byte %zu", name, j.err,
-                 (size_t)(j.p - j.start));
+        snprintf(err, errlen, "%s is not valid JSON: %s at byte %zu", name, j.err, (size_t)(j.p - j.start));
         jfree(out);
         return -1;
     }
     const char *tool = jstr(out, "tool");
     const jv *fmt = jget(out, "format"), *cases = jget(out, "cases");
     if (out->t != J_OBJ || !tool || strcmp(tool, "vsok-conform") != 0) {
-        snprintf(err, errlen, "%s is not a vsok-conform report (\"tool\" is %s%s%s)", name,
-                 tool ? "\"" : "", tool ? tool : "missing", tool ? "\"" : "");
+        snprintf(err, errlen, "%s is not a vsok-conform report (\"tool\" is %s%s%s)", name, tool ? "\"" : "",
+                 tool ? tool : "missing", tool ? "\"" : "");
         jfree(out);
         return -1;
     }
     if (!fmt || fmt->t != J_NUM || fmt->num != 1) {
-        snprintf(err, errlen, "%s is a vsok-conform report of an unknown format (this runner reads "
-                 "\"format\": 1)", name);
+        snprintf(err, errlen,
+                 "%s is a vsok-conform report of an unknown format (this runner reads "
+                 "\"format\": 1)",
+                 name);
         jfree(out);
         return -1;
     }
@@ -699,8 +703,8 @@ static void render(FILE *f, jv *runs, size_t nruns)
     free(order);
 }
 
-int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith,
-                   char *err, size_t errlen)
+int vc_report_html(const char *path, const vc_run *run, const char **with, size_t nwith, char *err,
+                   size_t errlen)
 {
     size_t nruns = nwith + (run ? 1 : 0);
     jv *runs = calloc(nruns ? nruns : 1, sizeof *runs);

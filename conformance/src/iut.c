@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vsok/vsok.h>
@@ -33,10 +33,7 @@ static void set_nonblock(int fd)
 /* A simple command runs as "exec COMMAND" so the IUT itself, not a shell,
  * is the process the runner watches (its crash signal, its /proc entry).
  * Commands with shell control operators keep their shell. */
-static const char *exec_prefix(const char *cmd)
-{
-    return strpbrk(cmd, ";&|()\n`") ? "" : "exec ";
-}
+static const char *exec_prefix(const char *cmd) { return strpbrk(cmd, ";&|()\n`") ? "" : "exec "; }
 
 /* Spawned process groups still alive, so an interrupted run kills them
  * (by their ids) instead of leaving a silent IUT behind.  Slots are claimed
@@ -171,8 +168,7 @@ void vc_iut_stop(vc_ctx *x)
     if (x->listen_fd >= 0)
         close(x->listen_fd);
     x->pending_fd = x->listen_fd = -1;
-    if (x->o->role == VC_ROLE_CLIENT && strncmp(x->listen_text, "unix:", 5) == 0 &&
-        x->listen_text[5] != '@')
+    if (x->o->role == VC_ROLE_CLIENT && strncmp(x->listen_text, "unix:", 5) == 0 && x->listen_text[5] != '@')
         unlink(x->listen_text + 5);
 }
 
@@ -220,8 +216,7 @@ static char *spawn_command(vc_ctx *x)
     return out;
 }
 
-static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err,
-                         size_t errlen)
+static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen)
 {
     for (;;) {
         int64_t now = vc_now_ms();
@@ -373,8 +368,10 @@ void vc_iut_crash(const vc_conn *c, char *out, size_t len)
     static const int crash_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSYS};
     for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
         if (st == 128 + crash_signals[i])
-            snprintf(out, len, "the IUT's shell exited with status %d: its command died from "
-                     "signal %d (%s)", st, crash_signals[i], strsignal(crash_signals[i]));
+            snprintf(out, len,
+                     "the IUT's shell exited with status %d: its command died from "
+                     "signal %d (%s)",
+                     st, crash_signals[i], strsignal(crash_signals[i]));
 }
 
 long vc_iut_pid(vc_ctx *x, const vc_conn *c)
@@ -385,8 +382,7 @@ long vc_iut_pid(vc_ctx *x, const vc_conn *c)
         return c->pid;
     struct ucred cr;
     socklen_t n = sizeof cr;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == 0 && cr.pid > 0 &&
-        cr.pid != getpid())
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == 0 && cr.pid > 0 && cr.pid != getpid())
         return cr.pid;
     return -1;
 }
@@ -409,8 +405,13 @@ static int probe_once(vc_ctx *x, int timeout_ms, char *why, size_t len)
     memcpy(frame + 8, msg, span.len);
     vc_reader rd;
     vc_reader_init(&rd, &span, 1);
-    vc_xfer t = {.fd = c.fd, .out = frame, .outlen = sizeof frame, .half_close = 0, .rd = &rd,
-                 .deadline = deadline, .close_grace_ms = 0};
+    vc_xfer t = {.fd = c.fd,
+                 .out = frame,
+                 .outlen = sizeof frame,
+                 .half_close = 0,
+                 .rd = &rd,
+                 .deadline = deadline,
+                 .close_grace_ms = 0};
     vc_xfer_run(&t);
     vc_iut_close(x, &c);
     char crash[160];
@@ -418,15 +419,16 @@ static int probe_once(vc_ctx *x, int timeout_ms, char *why, size_t len)
     if (rd.state == VC_R_COMPLETE && !crash[0])
         return VC_PROBE_OK;
     if (t.timed_out && rd.received == 0) {
-        snprintf(why, len, "a fresh connection got no echo of a %zu-byte message within %d ms "
-                 "(wedged?)", span.len, timeout_ms);
+        snprintf(why, len,
+                 "a fresh connection got no echo of a %zu-byte message within %d ms "
+                 "(wedged?)",
+                 span.len, timeout_ms);
         return VC_PROBE_WEDGED;
     }
     if (crash[0])
         snprintf(why, len, "a fresh connection with a %zu-byte message: %s", span.len, crash);
     else if (t.closed && rd.received == 0) {
-        snprintf(why, len, "a fresh connection was closed without an echo of a %zu-byte message",
-                 span.len);
+        snprintf(why, len, "a fresh connection was closed without an echo of a %zu-byte message", span.len);
         return PROBE_CLOSED;
     } else
         snprintf(why, len, "a fresh connection got a wrong echo of a %zu-byte message", span.len);

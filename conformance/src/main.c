@@ -26,7 +26,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: vsok-conform --target ADDR [options]          test a server\n"
         "       vsok-conform --target exec:COMMAND [options]  test a program echoing frames on stdin/stdout\n"
         "       vsok-conform --role client --listen ADDR [--spawn 'COMMAND {addr}'] [options]\n"
@@ -184,8 +185,8 @@ static int preflight(vc_ctx *x, char *err, size_t errlen)
     if (o->role == VC_ROLE_CLIENT && !o->spawn) {
         int wait = o->timeout_ms > 30000 ? o->timeout_ms : 30000;
         if (!o->quiet && !o->tap)
-            fprintf(stderr, "vsok-conform: waiting up to %d s for a client to connect to %s\n",
-                    wait / 1000, x->listen_text);
+            fprintf(stderr, "vsok-conform: waiting up to %d s for a client to connect to %s\n", wait / 1000,
+                    x->listen_text);
         if (vc_iut_open(x, &c, vc_now_ms() + wait, &refused, err, errlen) != 0)
             return -1;
         x->pending_fd = c.fd; /* the first case uses it */
@@ -255,15 +256,15 @@ typedef struct vc_sched {
     size_t n;
     int jobs;
     pthread_mutex_t mu;
-    pthread_cond_t cv;    /* a case finished */
-    size_t next;          /* next case to start */
-    size_t committed;     /* results [0, committed) are final */
+    pthread_cond_t cv; /* a case finished */
+    size_t next;       /* next case to start */
+    size_t committed;  /* results [0, committed) are final */
     size_t running, running_class[CL_N];
     unsigned char *state; /* ST_* per case */
     int streak;           /* deadline misses in a row, in case order */
     size_t streak_first;
-    char *ended;          /* why the run ended early */
-    atomic_int stop;      /* no new case starts */
+    char *ended;     /* why the run ended early */
+    atomic_int stop; /* no new case starts */
     FILE *out;
     int tty_progress;
     size_t counts[VC_NVERDICTS]; /* committed so far */
@@ -297,8 +298,7 @@ static int may_start(const vc_sched *s, int cls)
 
 static int deadline_miss(const vc_result *r)
 {
-    return r->verdict == VC_FAIL && r->timeout && r->failed_rule &&
-           !strcmp(r->failed_rule, "VSOK-TIMELY");
+    return r->verdict == VC_FAIL && r->timeout && r->failed_rule && !strcmp(r->failed_rule, "VSOK-TIMELY");
 }
 
 static void set_note(vc_result *r, char *note)
@@ -345,11 +345,11 @@ static void commit_one(vc_sched *s, size_t i)
             if (s->streak++ == 0)
                 s->streak_first = i;
             if (s->streak >= DEADLINE_STREAK) {
-                s->ended = vc_printf(
-                    "the run ended early: the IUT missed its deadline in %d cases in a row (%s to "
-                    "%s: owed echoes did not arrive within %d ms), so it cannot be certified at "
-                    "this timeout; the cases not yet started were not run",
-                    s->streak, s->run->results[s->streak_first].c->id, r->c->id, o->timeout_ms);
+                s->ended =
+                    vc_printf("the run ended early: the IUT missed its deadline in %d cases in a row (%s to "
+                              "%s: owed echoes did not arrive within %d ms), so it cannot be certified at "
+                              "this timeout; the cases not yet started were not run",
+                              s->streak, s->run->results[s->streak_first].c->id, r->c->id, o->timeout_ms);
                 atomic_store(&s->stop, 1);
             }
         } else if (r->verdict != VC_SKIP) {
@@ -361,10 +361,9 @@ static void commit_one(vc_sched *s, size_t i)
     if (s->tty_progress)
         fprintf(s->out, "\r\033[K");
     if (!o->tap && !o->quiet &&
-        (o->verbose || (r->verdict != VC_PASS &&
-                        !(r->verdict == VC_SKIP && r->note &&
-                          (!strncmp(r->note, "applies", 7) ||
-                           !strncmp(r->note, ENDED_NOTE, sizeof ENDED_NOTE - 1))))))
+        (o->verbose || (r->verdict != VC_PASS && !(r->verdict == VC_SKIP && r->note &&
+                                                   (!strncmp(r->note, "applies", 7) ||
+                                                    !strncmp(r->note, ENDED_NOTE, sizeof ENDED_NOTE - 1))))))
         vc_report_line(s->out, s->run, r, o->color); /* the early end is said once, at the end */
 }
 
@@ -429,9 +428,11 @@ static void *worker(void *arg)
 
 static void progress_line(vc_sched *s, int64_t t0)
 {
-    fprintf(stderr, "vsok-conform: progress %zu/%zu cases done, %zu running, %zu FAIL, %zu ERROR, "
-            "%zu NON-STRICT, %.0f s\n", s->committed, s->n, s->running, s->counts[VC_FAIL],
-            s->counts[VC_ERROR], s->counts[VC_NONSTRICT], (vc_now_ms() - t0) / 1000.0);
+    fprintf(stderr,
+            "vsok-conform: progress %zu/%zu cases done, %zu running, %zu FAIL, %zu ERROR, "
+            "%zu NON-STRICT, %.0f s\n",
+            s->committed, s->n, s->running, s->counts[VC_FAIL], s->counts[VC_ERROR], s->counts[VC_NONSTRICT],
+            (vc_now_ms() - t0) / 1000.0);
 }
 
 /* Runs the selection; returns the early-end reason (heap) or NULL. */
@@ -505,21 +506,62 @@ int main(int argc, char **argv)
     o.budget_s = 600;
     int role_given = 0, seed_given = 0;
 
-    enum { O_TARGET = 256, O_ROLE, O_LISTEN, O_SPAWN, O_LIST, O_PICK, O_SKIP, O_TIMEOUT, O_SEED,
-           O_JSON, O_JUNIT, O_TAP, O_HTML, O_HTML_WITH, O_ARTIFACTS, O_VECTORS, O_BUDGET,
-           O_IUT_PID, O_COLOR, O_LABEL, O_VERSION, O_STRICT, O_JOBS };
-    static const struct option lo[] = {
-        {"target", 1, 0, O_TARGET},       {"role", 1, 0, O_ROLE},       {"listen", 1, 0, O_LISTEN},
-        {"spawn", 1, 0, O_SPAWN},         {"list", 0, 0, O_LIST},       {"pick", 1, 0, O_PICK},
-        {"skip", 1, 0, O_SKIP},           {"timeout", 1, 0, O_TIMEOUT}, {"seed", 1, 0, O_SEED},
-        {"json", 1, 0, O_JSON},           {"junit", 1, 0, O_JUNIT},     {"tap", 0, 0, O_TAP},
-        {"html", 1, 0, O_HTML},           {"html-with", 1, 0, O_HTML_WITH},
-        {"artifacts", 1, 0, O_ARTIFACTS}, {"vectors", 1, 0, O_VECTORS}, {"budget", 1, 0, O_BUDGET},
-        {"iut-pid", 1, 0, O_IUT_PID},     {"color", 1, 0, O_COLOR},     {"colour", 1, 0, O_COLOR},
-        {"label", 1, 0, O_LABEL},         {"verbose", 0, 0, 'v'},       {"quiet", 0, 0, 'q'},
-        {"strict", 0, 0, O_STRICT},       {"jobs", 1, 0, O_JOBS},
-        {"fuzz", 1, 0, VC_FUZZ_OPT}, {"fuzz-replay", 1, 0, VC_FUZZ_OPT + 1}, {"fuzz-dump", 1, 0, VC_FUZZ_OPT + 2},
-        {"help", 0, 0, 'h'},              {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+    enum {
+        O_TARGET = 256,
+        O_ROLE,
+        O_LISTEN,
+        O_SPAWN,
+        O_LIST,
+        O_PICK,
+        O_SKIP,
+        O_TIMEOUT,
+        O_SEED,
+        O_JSON,
+        O_JUNIT,
+        O_TAP,
+        O_HTML,
+        O_HTML_WITH,
+        O_ARTIFACTS,
+        O_VECTORS,
+        O_BUDGET,
+        O_IUT_PID,
+        O_COLOR,
+        O_LABEL,
+        O_VERSION,
+        O_STRICT,
+        O_JOBS
+    };
+    static const struct option lo[] = {{"target", 1, 0, O_TARGET},
+                                       {"role", 1, 0, O_ROLE},
+                                       {"listen", 1, 0, O_LISTEN},
+                                       {"spawn", 1, 0, O_SPAWN},
+                                       {"list", 0, 0, O_LIST},
+                                       {"pick", 1, 0, O_PICK},
+                                       {"skip", 1, 0, O_SKIP},
+                                       {"timeout", 1, 0, O_TIMEOUT},
+                                       {"seed", 1, 0, O_SEED},
+                                       {"json", 1, 0, O_JSON},
+                                       {"junit", 1, 0, O_JUNIT},
+                                       {"tap", 0, 0, O_TAP},
+                                       {"html", 1, 0, O_HTML},
+                                       {"html-with", 1, 0, O_HTML_WITH},
+                                       {"artifacts", 1, 0, O_ARTIFACTS},
+                                       {"vectors", 1, 0, O_VECTORS},
+                                       {"budget", 1, 0, O_BUDGET},
+                                       {"iut-pid", 1, 0, O_IUT_PID},
+                                       {"color", 1, 0, O_COLOR},
+                                       {"colour", 1, 0, O_COLOR},
+                                       {"label", 1, 0, O_LABEL},
+                                       {"verbose", 0, 0, 'v'},
+                                       {"quiet", 0, 0, 'q'},
+                                       {"strict", 0, 0, O_STRICT},
+                                       {"jobs", 1, 0, O_JOBS},
+                                       {"fuzz", 1, 0, VC_FUZZ_OPT},
+                                       {"fuzz-replay", 1, 0, VC_FUZZ_OPT + 1},
+                                       {"fuzz-dump", 1, 0, VC_FUZZ_OPT + 2},
+                                       {"help", 0, 0, 'h'},
+                                       {"version", 0, 0, O_VERSION},
+                                       {0, 0, 0, 0}};
     int ch;
     char why[256];
     uint64_t u;
@@ -587,7 +629,9 @@ int main(int argc, char **argv)
         }
         case O_LABEL: o.label = optarg; break;
         case O_STRICT: o.strict = 1; break;
-        case VC_FUZZ_OPT: case VC_FUZZ_OPT + 1: case VC_FUZZ_OPT + 2:
+        case VC_FUZZ_OPT:
+        case VC_FUZZ_OPT + 1:
+        case VC_FUZZ_OPT + 2:
             if (vc_fuzz_opt(ch - VC_FUZZ_OPT, optarg) != 0)
                 return bad_usage(&o);
             break;
@@ -709,10 +753,10 @@ int main(int argc, char **argv)
     }
     FILE *out = stdout;
     if (!o.tap && !o.quiet) {
-        fprintf(out, "vsok-conform 0.1.0: %zu cases, role %s, target %s\n", nsel,
-                vc_role_name(o.role), o.role == VC_ROLE_CLIENT ? x.listen_text : o.target);
-        fprintf(out, "seed 0x%016llx, timeout %d ms, %d job%s\n", (unsigned long long)o.seed,
-                o.timeout_ms, o.jobs, o.jobs == 1 ? "" : "s");
+        fprintf(out, "vsok-conform 0.1.0: %zu cases, role %s, target %s\n", nsel, vc_role_name(o.role),
+                o.role == VC_ROLE_CLIENT ? x.listen_text : o.target);
+        fprintf(out, "seed 0x%016llx, timeout %d ms, %d job%s\n", (unsigned long long)o.seed, o.timeout_ms,
+                o.jobs, o.jobs == 1 ? "" : "s");
         fflush(out);
     }
     if (preflight(&x, err, sizeof err) != 0) {
@@ -740,8 +784,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < run.n; i++)
         run.counts[run.results[i].verdict]++;
 
-    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] || (o.strict && run.counts[VC_NONSTRICT]) ||
-                 run.ended
+    rc = run.counts[VC_FAIL] || run.counts[VC_ERROR] || (o.strict && run.counts[VC_NONSTRICT]) || run.ended
              ? 1
              : 0;
     if (o.tap)

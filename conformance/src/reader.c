@@ -158,8 +158,7 @@ static size_t actual_header(const vc_reader *r, uint8_t hdr[HDR])
     return HDR;
 }
 
-uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char *actual,
-                           size_t alen)
+uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char *actual, size_t alen)
 {
     if (elen)
         expected[0] = 0;
@@ -167,11 +166,9 @@ uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char
         actual[0] = 0;
     switch (r->state) {
     case VC_R_PENDING:
-    case VC_R_COMPLETE:
-        return UINT64_MAX;
+    case VC_R_COMPLETE: return UINT64_MAX;
     case VC_R_EXCESS: {
-        snprintf(expected, elen,
-                 "%zu echo frame%s (%llu bytes) and nothing after them", r->nmsgs,
+        snprintf(expected, elen, "%zu echo frame%s (%llu bytes) and nothing after them", r->nmsgs,
                  r->nmsgs == 1 ? "" : "s", (unsigned long long)r->total);
         const char *what = "bytes";
         if (r->nwindow >= 4 && memcmp(r->window, "VSOK", 4) == 0)
@@ -181,35 +178,33 @@ uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char
                      "%llu extra byte%s from offset %llu, starting with %s announcing %u "
                      "bytes: an echo of something that must not be echoed",
                      (unsigned long long)(r->received - r->diff_offset),
-                     r->received - r->diff_offset == 1 ? "" : "s",
-                     (unsigned long long)r->diff_offset, what, be32(r->window + 4));
+                     r->received - r->diff_offset == 1 ? "" : "s", (unsigned long long)r->diff_offset, what,
+                     be32(r->window + 4));
         } else {
             snprintf(actual, alen, "%llu extra byte%s from offset %llu",
                      (unsigned long long)(r->received - r->diff_offset),
-                     r->received - r->diff_offset == 1 ? "" : "s",
-                     (unsigned long long)r->diff_offset);
+                     r->received - r->diff_offset == 1 ? "" : "s", (unsigned long long)r->diff_offset);
         }
         return r->diff_offset;
     }
     case VC_R_SHORT: {
         const vc_span *s = &r->msgs[r->diff_msg];
-        snprintf(expected, elen, "%zu echo frame%s, %llu bytes in all; echo #%zu (%zu-byte payload) "
+        snprintf(expected, elen,
+                 "%zu echo frame%s, %llu bytes in all; echo #%zu (%zu-byte payload) "
                  "at offset %llu",
-                 r->nmsgs, r->nmsgs == 1 ? "" : "s", (unsigned long long)r->total,
-                 r->diff_msg + 1, s->len, (unsigned long long)r->frame_start);
+                 r->nmsgs, r->nmsgs == 1 ? "" : "s", (unsigned long long)r->total, r->diff_msg + 1, s->len,
+                 (unsigned long long)r->frame_start);
         if (r->diff_in_frame == 0)
-            snprintf(actual, alen,
-                     "the stream ended after %llu bytes: echoes #%zu..#%zu never arrived",
+            snprintf(actual, alen, "the stream ended after %llu bytes: echoes #%zu..#%zu never arrived",
                      (unsigned long long)r->received, r->diff_msg + 1, r->nmsgs);
         else
             snprintf(actual, alen,
                      "the stream ended after %llu bytes, inside echo #%zu at its byte %llu (%s)",
-                     (unsigned long long)r->received, r->diff_msg + 1,
-                     (unsigned long long)r->diff_in_frame, vc_field_name(r->diff_in_frame));
+                     (unsigned long long)r->received, r->diff_msg + 1, (unsigned long long)r->diff_in_frame,
+                     vc_field_name(r->diff_in_frame));
         return r->diff_offset;
     }
-    case VC_R_MISMATCH:
-        break;
+    case VC_R_MISMATCH: break;
     }
     const vc_span *s = &r->msgs[r->diff_msg];
     uint64_t fi = r->diff_in_frame;
@@ -218,23 +213,28 @@ uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char
     unsigned long long at = (unsigned long long)r->diff_offset;
     unsigned long long fs = (unsigned long long)(r->diff_offset - fi);
     if (fi < 4) {
-        snprintf(expected, elen, "echo #%zu (frame at offset %llu) starts with magic 56 53 4f 4b; "
-                 "byte %llu = 0x%02x", r->diff_msg + 1, fs, (unsigned long long)fi, want);
+        snprintf(expected, elen,
+                 "echo #%zu (frame at offset %llu) starts with magic 56 53 4f 4b; "
+                 "byte %llu = 0x%02x",
+                 r->diff_msg + 1, fs, (unsigned long long)fi, want);
         snprintf(actual, alen, "0x%02x at offset %llu (magic byte %llu of echo #%zu)", got, at,
                  (unsigned long long)fi, r->diff_msg + 1);
     } else if (fi < HDR) {
         uint8_t hdr[HDR];
         size_t known = actual_header(r, hdr);
-        snprintf(expected, elen, "echo #%zu (frame at offset %llu) has length field %zu "
-                 "(%02x %02x %02x %02x)", r->diff_msg + 1, fs, s->len,
-                 frame_byte(s, 4), frame_byte(s, 5), frame_byte(s, 6), frame_byte(s, 7));
+        snprintf(expected, elen,
+                 "echo #%zu (frame at offset %llu) has length field %zu "
+                 "(%02x %02x %02x %02x)",
+                 r->diff_msg + 1, fs, s->len, frame_byte(s, 4), frame_byte(s, 5), frame_byte(s, 6),
+                 frame_byte(s, 7));
         if (known == HDR)
-            snprintf(actual, alen, "length field %u (%02x %02x %02x %02x), first differing byte "
-                     "0x%02x at offset %llu", be32(hdr + 4), hdr[4], hdr[5], hdr[6], hdr[7], got,
-                     at);
+            snprintf(actual, alen,
+                     "length field %u (%02x %02x %02x %02x), first differing byte "
+                     "0x%02x at offset %llu",
+                     be32(hdr + 4), hdr[4], hdr[5], hdr[6], hdr[7], got, at);
         else
-            snprintf(actual, alen, "0x%02x at offset %llu (byte %llu of the length field)", got,
-                     at, (unsigned long long)(fi - 4));
+            snprintf(actual, alen, "0x%02x at offset %llu (byte %llu of the length field)", got, at,
+                     (unsigned long long)(fi - 4));
     } else {
         snprintf(expected, elen, "echo #%zu (frame at offset %llu): payload byte %llu of %zu = 0x%02x",
                  r->diff_msg + 1, fs, (unsigned long long)(fi - HDR), s->len, want);
@@ -297,10 +297,8 @@ void vc_reader_hexdump(const vc_reader *r, char *out, size_t len)
     caret[col + 1] = '^';
     caret[col + 2] = 0;
     if (!nowed)
-        snprintf(l1, sizeof l1, "%08llx   (nothing: the stream should end here)",
-                 (unsigned long long)start);
+        snprintf(l1, sizeof l1, "%08llx   (nothing: the stream should end here)", (unsigned long long)start);
     if (!nseen)
-        snprintf(l2, sizeof l2, "%08llx   (nothing: the stream ended here)",
-                 (unsigned long long)start);
+        snprintf(l2, sizeof l2, "%08llx   (nothing: the stream ended here)", (unsigned long long)start);
     snprintf(out, len, "owed %s\nseen %s\n%s", l1, l2, caret);
 }

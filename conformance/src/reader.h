@@ -101,8 +101,7 @@ const char *vc_field_name(uint64_t in_frame);
  * 5 (00 00 00 05)" / "00 00 01 05 at offset 17: the IUT announced 261").
  * Returns the offset of the first difference (or the end of the stream for
  * SHORT), UINT64_MAX when nothing differs. */
-uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char *actual,
-                           size_t alen);
+uint64_t vc_reader_explain(const vc_reader *r, char *expected, size_t elen, char *actual, size_t alen);
 
 /* A short hex dump around the first difference: up to 16 owed bytes before
  * it and VC_WINDOW from it, two lines ("owed" / "seen") and a caret under

@@ -164,11 +164,11 @@ void vc_report_human(FILE *f, const vc_run *run, int color)
         group_table(f, run);
     const char *head = run->ended ? "NOT CONFORMANT (the run ended early)"
                        : run->counts[VC_FAIL] || run->counts[VC_ERROR] ? "NOT CONFORMANT"
-                       : !run->counts[VC_NONSTRICT]                  ? "CONFORMANT"
-                       : o->strict ? "NOT STRICTLY CONFORMANT (--strict)"
+                       : !run->counts[VC_NONSTRICT]                    ? "CONFORMANT"
+                       : o->strict                                     ? "NOT STRICTLY CONFORMANT (--strict)"
                                    : "CONFORMANT (NON-STRICT: allowed, discouraged)";
-    fprintf(f, "\n%s%s%s  %zu cases in %.1f s:", color ? "\033[1m" : "", head,
-            color ? "\033[0m" : "", run->n, run->duration_ms / 1000.0);
+    fprintf(f, "\n%s%s%s  %zu cases in %.1f s:", color ? "\033[1m" : "", head, color ? "\033[0m" : "", run->n,
+            run->duration_ms / 1000.0);
     for (int v = 0; v < VC_NVERDICTS; v++)
         fprintf(f, " %s%zu %s%s", colour((vc_verdict)v, color), run->counts[v],
                 vc_verdict_name((vc_verdict)v), color ? "\033[0m" : "");
@@ -201,8 +201,7 @@ void vc_report_tap(FILE *f, const vc_run *run)
                     run->o->strict ? " (a failure under --strict)" : "");
         fputc('\n', f);
         if (!ok || r->verdict == VC_NONSTRICT) {
-            fprintf(f, "  ---\n  verdict: %s\n  rule: %s\n", vc_verdict_name(r->verdict),
-                    nz(r->failed_rule));
+            fprintf(f, "  ---\n  verdict: %s\n  rule: %s\n", vc_verdict_name(r->verdict), nz(r->failed_rule));
             fprintf(f, "  expected: ");
             vc_json_str(f, r->expected);
             fprintf(f, "\n  actual: ");
@@ -290,22 +289,24 @@ void vc_report_json_to(FILE *f, const vc_run *run)
     vc_json_str(f, run->started);
     struct rusage ru;
     long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
-    fprintf(f, ",\"duration_ms\":%lld,\"runner_max_rss_kb\":%ld,\"vectors\":",
-            (long long)run->duration_ms, rss);
+    fprintf(f, ",\"duration_ms\":%lld,\"runner_max_rss_kb\":%ld,\"vectors\":", (long long)run->duration_ms,
+            rss);
     vc_json_str(f, run->vectors_note);
     fprintf(f, ",\"jobs\":%d,\n\"summary\":{\"total\":%zu", o->jobs, run->n);
     for (int v = 0; v < VC_NVERDICTS; v++)
         fprintf(f, ",\"%s\":%zu", vc_verdict_name((vc_verdict)v), run->counts[v]);
     size_t nf = nfailed(run);
-    fprintf(f, ",\"strict\":%s,\"failed\":%zu,\"conformant\":%s,\"ended_early\":",
-            o->strict ? "true" : "false", nf, nf == 0 && !run->ended ? "true" : "false");
+    fprintf(f,
+            ",\"strict\":%s,\"failed\":%zu,\"conformant\":%s,\"ended_early\":", o->strict ? "true" : "false",
+            nf, nf == 0 && !run->ended ? "true" : "false");
     vc_json_str(f, run->ended);
     fprintf(f, "},\n\"rules\":{");
-    static const char *const rules[] = {
-        "VSOK-FRAME", "VSOK-SPLIT", "VSOK-ORDER", "VSOK-FLOW", "VSOK-HALF-CLOSE", "VSOK-EOF",
-        "VSOK-MAGIC", "VSOK-LENGTH-ZERO", "VSOK-MAX", "VSOK-TRUNCATED", "VSOK-CLOSE-ON-ERROR",
-        "VSOK-PREFIX", "VSOK-SURVIVE", "VSOK-TIMELY", "VSOK-EARLY-REJECT", "VSOK-CONCURRENT",
-        "VSOK-LAZY-ALLOC"};
+    static const char *const rules[] = {"VSOK-FRAME",      "VSOK-SPLIT",          "VSOK-ORDER",
+                                        "VSOK-FLOW",       "VSOK-HALF-CLOSE",     "VSOK-EOF",
+                                        "VSOK-MAGIC",      "VSOK-LENGTH-ZERO",    "VSOK-MAX",
+                                        "VSOK-TRUNCATED",  "VSOK-CLOSE-ON-ERROR", "VSOK-PREFIX",
+                                        "VSOK-SURVIVE",    "VSOK-TIMELY",         "VSOK-EARLY-REJECT",
+                                        "VSOK-CONCURRENT", "VSOK-LAZY-ALLOC"};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         fprintf(f, "%s\"%s\":", i ? "," : "", rules[i]);
         vc_json_str(f, vc_rule_text(rules[i]));
@@ -414,17 +415,19 @@ int vc_report_junit(const char *path, const vc_run *run)
     char stamp[32];
     snprintf(stamp, sizeof stamp, "%.19s", run->started); /* xs:dateTime without the Z */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"vsok-conform\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "<testsuites name=\"vsok-conform\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+            "time=\"%.3f\">\n",
             run->n, failures, run->counts[VC_ERROR], run->duration_ms / 1000.0);
     fprintf(f, "<testsuite name=\"vsok-conform %s ", vc_role_name(o->role));
     xml_str(f, o->label);
-    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\" "
-               "timestamp=\"%s\" hostname=\"localhost\">\n",
-            run->n, failures, run->counts[VC_ERROR], run->counts[VC_SKIP],
-            run->duration_ms / 1000.0, stamp);
-    fprintf(f, "<properties><property name=\"seed\" value=\"0x%016llx\"/>"
-               "<property name=\"strict\" value=\"%s\"/>",
+    fprintf(f,
+            "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\" "
+            "timestamp=\"%s\" hostname=\"localhost\">\n",
+            run->n, failures, run->counts[VC_ERROR], run->counts[VC_SKIP], run->duration_ms / 1000.0, stamp);
+    fprintf(f,
+            "<properties><property name=\"seed\" value=\"0x%016llx\"/>"
+            "<property name=\"strict\" value=\"%s\"/>",
             (unsigned long long)o->seed, o->strict ? "true" : "false");
     if (run->ended) {
         fprintf(f, "<property name=\"ended_early\" value=\"");
@@ -444,13 +447,11 @@ int vc_report_junit(const char *path, const vc_run *run)
         fprintf(f, "\" name=\"");
         xml_str(f, id);
         fprintf(f, "\" time=\"%.3f\">", r->duration_ms / 1000.0);
-        const char *tag = r->verdict == VC_ERROR ? "error"
-                          : vc_result_failed(o, r) ? "failure"
-                                                   : NULL;
+        const char *tag = r->verdict == VC_ERROR ? "error" : vc_result_failed(o, r) ? "failure" : NULL;
         if (tag) {
             const char *type = r->verdict == VC_ERROR ? "ERROR"
-                               : r->failed_rule      ? r->failed_rule
-                                                     : vc_verdict_name(r->verdict);
+                               : r->failed_rule       ? r->failed_rule
+                                                      : vc_verdict_name(r->verdict);
             fprintf(f, "<%s type=\"", tag);
             xml_str(f, type);
             fprintf(f, "\" message=\"%s", vc_verdict_name(r->verdict));

@@ -4,10 +4,10 @@
  * checked after every hostile or failed case so that a crash or a wedge is
  * reported once, on the case that caused it. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,10 +32,10 @@ static void skip(vc_result *r, char *why)
     set(&r->note, why);
 }
 
-#define SHORT_WAIT_MS 150  /* the close wait after 3 missed closes */
-#define SHORTER_WAIT_MS 50 /* and after 10 */
+#define SHORT_WAIT_MS 150   /* the close wait after 3 missed closes */
+#define SHORTER_WAIT_MS 50  /* and after 10 */
 #define RESET_SETTLE_MS 300 /* server role: how long a reset may take to kill the IUT */
-#define SLOW_READER_MS 300 /* back-pressure cases read nothing for this long */
+#define SLOW_READER_MS 300  /* back-pressure cases read nothing for this long */
 
 static int64_t deadline(vc_ctx *x) { return vc_now_ms() + x->o->timeout_ms; }
 
@@ -117,10 +117,7 @@ static int excess_is_reframed(const vc_case *c, const vc_reader *rd)
     return memcmp(rd->window + 4, c->input + fs + 4, n - 4) == 0;
 }
 
-static const char *closed_how(const vc_xfer *t)
-{
-    return t->closed == 2 ? "reset (RST)" : "closed (FIN)";
-}
+static const char *closed_how(const vc_xfer *t) { return t->closed == 2 ? "reset (RST)" : "closed (FIN)"; }
 
 /* The same bytes in one write on a fresh connection, without the FIN:
  * 1 when every owed echo then arrives.  Tells an IUT that drops the echoes
@@ -136,8 +133,12 @@ static int echoes_without_fin(vc_ctx *x, const vc_case *c)
         return 0;
     vc_reader rd;
     vc_reader_init(&rd, c->owed, c->nowed);
-    vc_xfer t = {.fd = conn.fd, .out = c->input, .outlen = c->input_len, .rd = &rd,
-                 .deadline = deadline(x), .close_grace_ms = 0};
+    vc_xfer t = {.fd = conn.fd,
+                 .out = c->input,
+                 .outlen = c->input_len,
+                 .rd = &rd,
+                 .deadline = deadline(x),
+                 .close_grace_ms = 0};
     vc_xfer_run(&t);
     int lingering = x->lingering; /* without a FIN, staying alive is right */
     vc_iut_close(x, &conn);
@@ -147,8 +148,7 @@ static int echoes_without_fin(vc_ctx *x, const vc_case *c)
     return rd.state == VC_R_COMPLETE;
 }
 
-static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc_xfer *t,
-                           const vc_reader *rd)
+static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc_xfer *t, const vc_reader *rd)
 {
     int T = x->o->timeout_ms;
     uint64_t owed = rd->total;
@@ -205,9 +205,10 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
         explain(res, rd);
         /* (a reset case is about surviving the reset: an echo missing
          * before it is a framing fault) */
-        verdict(res, VC_FAIL, c->expect == VC_X_CLOSE   ? "VSOK-PREFIX"
-                              : c->end == VC_END_RESET ? "VSOK-FRAME"
-                                                       : c->rule);
+        verdict(res, VC_FAIL,
+                c->expect == VC_X_CLOSE  ? "VSOK-PREFIX"
+                : c->end == VC_END_RESET ? "VSOK-FRAME"
+                                         : c->rule);
         /* Everything was sent, then the runner's FIN, then a clean close
          * (FIN: the IUT had read all its input) with whole echoes missing:
          * the echoes owed at the FIN were dropped.  (An echo cut inside a
@@ -217,15 +218,15 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
             verdict(res, VC_FAIL, "VSOK-HALF-CLOSE");
             set(&res->actual, vc_printf("%s; the IUT closed (FIN) after the runner's FIN without "
                                         "delivering every echo owed by then (the same bytes "
-                                        "without a FIN are all echoed)", res->actual));
+                                        "without a FIN are all echoed)",
+                                        res->actual));
             return;
         }
         if (c->expect == VC_X_ECHO && t->sent < c->input_len)
-            set(&res->actual,
-                vc_printf("%s; the IUT %s the connection after taking %llu of the %zu valid "
-                          "bytes sent (it rejected valid input)",
-                          res->actual, t->closed == 2 ? "reset" : "closed",
-                          (unsigned long long)t->sent, c->input_len));
+            set(&res->actual, vc_printf("%s; the IUT %s the connection after taking %llu of the %zu valid "
+                                        "bytes sent (it rejected valid input)",
+                                        res->actual, t->closed == 2 ? "reset" : "closed",
+                                        (unsigned long long)t->sent, c->input_len));
         else
             set(&res->actual, vc_printf("%s; then the connection was %s", res->actual, closed_how(t)));
         return;
@@ -247,8 +248,7 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
                       t->read_after_send ? " (pipelined: nothing read until all was written)" : ""));
         res->first_diff = rd->received;
         return;
-    case VC_R_COMPLETE:
-        break;
+    case VC_R_COMPLETE: break;
     }
     if (c->expect == VC_X_CLOSE) {
         if (t->closed)
@@ -281,9 +281,11 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
         verdict(res, VC_FAIL, c->close_rule); /* staying open is no way to end a stream */
         res->timeout = 1;
         set(&res->expected, vc_printf("every echo, then the IUT ends the connection within %d ms "
-                                      "of the runner's FIN", T));
+                                      "of the runner's FIN",
+                                      T));
         set(&res->actual, vc_printf("every echo arrived, but the connection was still open %d ms "
-                                    "after the runner's FIN", T));
+                                    "after the runner's FIN",
+                                    T));
         return;
     }
     if (!t->closed && c->end == VC_END_HALF && !x->no_close_after_eof)
@@ -294,8 +296,7 @@ static void write_bin(vc_ctx *x, const vc_case *c, vc_result *res)
 {
     const char *dir = x->o->artifacts;
     res->replay = vc_printf("%s %s --seed 0x%016llx --timeout %dms --pick %s", x->o->argv0,
-                            x->o->cmdline_role, (unsigned long long)x->o->seed, x->o->timeout_ms,
-                            c->id);
+                            x->o->cmdline_role, (unsigned long long)x->o->seed, x->o->timeout_ms, c->id);
     if (!dir || !strcmp(dir, "none") || !c->input_len)
         return;
     char *path = vc_printf("%s/%s.bin", dir, c->id);
@@ -351,8 +352,8 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
         .deadline = deadline(x),
         .close_grace_ms = shorten ? (x->close_misses >= 10 ? SHORTER_WAIT_MS : SHORT_WAIT_MS)
                           : c->expect == VC_X_CLOSE || c->close_rule ? -1
-                          : x->no_close_after_eof                 ? 0
-                                                                  : 100,
+                          : x->no_close_after_eof                    ? 0
+                                                                     : 100,
         .hold_last = c->end == VC_END_RESET,
         .read_delay_ms = c->slow_reader ? SLOW_READER_MS : 0,
         .observe = !c->read_after_send && !c->slow_reader,
@@ -376,16 +377,14 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
         int pfd = (int)syscall(SYS_pidfd_open, (pid_t)server_pid, 0);
         if (pfd >= 0) {
             struct pollfd pp = {.fd = pfd, .events = POLLIN};
-            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms
-                                                                   : RESET_SETTLE_MS);
+            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms : RESET_SETTLE_MS);
             close(pfd);
         }
 #endif
     }
     free(splits);
     grade_exchange(x, c, res, &t, &rd);
-    if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 &&
-        rd.state == VC_R_SHORT) {
+    if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT) {
         /* Owed echo bytes lost to a reset after a protocol error: the IUT's
          * plain close() with unread input (TCP discards what it still had
          * queued), or a framing bug?  Replay with the prefix drained first. */
@@ -446,8 +445,12 @@ static void run_stall_others(vc_ctx *x, vc_result *res, vc_result *prev)
     memcpy(frame + 8, msg, span.len);
     vc_reader rd;
     vc_reader_init(&rd, &span, 1);
-    vc_xfer t = {.fd = b.fd, .out = frame, .outlen = sizeof frame, .rd = &rd,
-                 .deadline = deadline(x), .close_grace_ms = 0};
+    vc_xfer t = {.fd = b.fd,
+                 .out = frame,
+                 .outlen = sizeof frame,
+                 .rd = &rd,
+                 .deadline = deadline(x),
+                 .close_grace_ms = 0};
     vc_xfer_run(&t);
     vc_iut_close(x, &b);
     vc_iut_close(x, &a);
@@ -514,10 +517,13 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
         vc_reader_init(&rd, &span, 1);
         /* Connections after the first get a short wait: a server that
          * serves one connection at a time (legal) is measured with one. */
-        int64_t dl = open ? vc_now_ms() + (x->o->timeout_ms < 500 ? x->o->timeout_ms : 500)
-                          : deadline(x);
-        vc_xfer t = {.fd = conn[open].fd, .out = frame, .outlen = sizeof frame, .rd = &rd,
-                     .deadline = dl, .close_grace_ms = 0};
+        int64_t dl = open ? vc_now_ms() + (x->o->timeout_ms < 500 ? x->o->timeout_ms : 500) : deadline(x);
+        vc_xfer t = {.fd = conn[open].fd,
+                     .out = frame,
+                     .outlen = sizeof frame,
+                     .rd = &rd,
+                     .deadline = dl,
+                     .close_grace_ms = 0};
         vc_xfer_run(&t);
         if (rd.state == VC_R_PENDING && open > 0) {
             vc_iut_close(x, &conn[open]);
@@ -562,12 +568,13 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
                                       "header%s announcing 1 MiB with no payload",
                                       open, open == 1 ? "" : "s"));
         set(&res->actual, vc_printf("process %ld grew by %ld KiB: it reserves the announced size "
-                                    "before the bytes arrive", pid, grow / 1024));
+                                    "before the bytes arrive",
+                                    pid, grow / 1024));
         return;
     }
-    set(&res->note, vc_printf("process %ld grew by %ld KiB after %d header%s announcing 1 MiB%s",
-                              pid, grow / 1024, open, open == 1 ? "" : "s",
-                              serial ? " (it served one connection at a time)" : ""));
+    set(&res->note,
+        vc_printf("process %ld grew by %ld KiB after %d header%s announcing 1 MiB%s", pid, grow / 1024, open,
+                  open == 1 ? "" : "s", serial ? " (it served one connection at a time)" : ""));
 }
 
 int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len)
@@ -586,21 +593,31 @@ int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len)
     }
     vc_reader rd;
     vc_reader_init(&rd, c->owed, c->nowed);
-    vc_xfer a = {.fd = conn.fd, .out = c->input, .outlen = (size_t)pre, .rd = &rd,
-                 .deadline = deadline(x), .close_grace_ms = 0};
+    vc_xfer a = {.fd = conn.fd,
+                 .out = c->input,
+                 .outlen = (size_t)pre,
+                 .rd = &rd,
+                 .deadline = deadline(x),
+                 .close_grace_ms = 0};
     vc_xfer_run(&a);
     if (rd.state != VC_R_COMPLETE) {
         char e[512], g[512];
         vc_reader_explain(&rd, e, sizeof e, g, sizeof g);
-        snprintf(why, len, "still fails with the valid prefix (%llu bytes) sent alone and drained: "
-                 "%s", (unsigned long long)pre, rd.state == VC_R_PENDING ? "timeout" : g);
+        snprintf(why, len,
+                 "still fails with the valid prefix (%llu bytes) sent alone and drained: "
+                 "%s",
+                 (unsigned long long)pre, rd.state == VC_R_PENDING ? "timeout" : g);
         vc_iut_close(x, &conn);
         return 0;
     }
     vc_reader none;
     vc_reader_init(&none, NULL, 0);
-    vc_xfer b = {.fd = conn.fd, .out = c->input + pre, .outlen = (size_t)(c->input_len - pre),
-                 .half_close = c->end == VC_END_HALF, .rd = &none, .deadline = deadline(x),
+    vc_xfer b = {.fd = conn.fd,
+                 .out = c->input + pre,
+                 .outlen = (size_t)(c->input_len - pre),
+                 .half_close = c->end == VC_END_HALF,
+                 .rd = &none,
+                 .deadline = deadline(x),
                  .close_grace_ms = -1};
     vc_xfer_run(&b);
     vc_iut_close(x, &conn);
@@ -628,13 +645,11 @@ int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len)
  * STEP_SLOW when it did not come in time, STEP_WRONG for a wrong echo or a
  * close. */
 enum { STEP_SLOW = 1, STEP_WRONG = 2 };
-static int step(int fd, const uint8_t *out, size_t n, const vc_span *span, int64_t dl,
-                char *what, size_t len)
+static int step(int fd, const uint8_t *out, size_t n, const vc_span *span, int64_t dl, char *what, size_t len)
 {
     vc_reader rd;
     vc_reader_init(&rd, span, span ? 1 : 0);
-    vc_xfer t = {.fd = fd, .out = out, .outlen = n, .rd = &rd, .deadline = dl,
-                 .close_grace_ms = 0};
+    vc_xfer t = {.fd = fd, .out = out, .outlen = n, .rd = &rd, .deadline = dl, .close_grace_ms = 0};
     vc_xfer_run(&t);
     if (rd.state == VC_R_COMPLETE && !t.closed)
         return 0;
@@ -702,7 +717,8 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
         if (sb == STEP_SLOW) {
             skip(res, vc_printf("not measurable: a second connection opened while the first is "
                                 "inside a frame %s, before any error: the IUT serves one "
-                                "connection at a time (see robust.stall-serves-others)", what));
+                                "connection at a time (see robust.stall-serves-others)",
+                                what));
             return;
         }
         verdict(res, VC_FAIL, "VSOK-FRAME");
@@ -719,8 +735,12 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
     }
     vc_reader rc;
     vc_reader_init(&rc, NULL, 0);
-    vc_xfer tc = {.fd = cc.fd, .out = bad, .outlen = sizeof bad - 1, .rd = &rc,
-                  .deadline = deadline(x), .close_grace_ms = -1};
+    vc_xfer tc = {.fd = cc.fd,
+                  .out = bad,
+                  .outlen = sizeof bad - 1,
+                  .rd = &rc,
+                  .deadline = deadline(x),
+                  .close_grace_ms = -1};
     vc_xfer_run(&tc); /* its own verdicts are other cases' business: this one waits for it */
     res->bytes_sent = (uint64_t)na + sizeof fb1 + tc.sent;
     const char *who = NULL;
@@ -739,8 +759,8 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
     res->bytes_sent += sizeof fa - (size_t)na + sizeof fb2;
     if (!who) {
         set(&res->note, vc_printf("both open connections were served after the third one's "
-                                  "protocol error (closed %s)", tc.closed ? closed_how(&tc)
-                                                                         : "not at all"));
+                                  "protocol error (closed %s)",
+                                  tc.closed ? closed_how(&tc) : "not at all"));
         return;
     }
     verdict(res, VC_FAIL, "VSOK-ISOLATE");
@@ -748,8 +768,7 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
                                   "are served normally: the rest of A's frame and B's next frame "
                                   "are echoed"));
     set(&res->actual, vc_printf("%s %s%s%s, after a third connection sent a bad magic", who, what,
-                                bad_a && bad_b ? "; connection B also " : "",
-                                bad_a && bad_b ? what_b : ""));
+                                bad_a && bad_b ? "; connection B also " : "", bad_a && bad_b ? what_b : ""));
 }
 
 void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
@@ -768,32 +787,22 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
         return;
     }
     if (x->run_deadline && t0 >= x->run_deadline) {
-        skip(res, vc_printf("not run: the run's time budget (--budget %d s) is used up",
-                            x->o->budget_s));
+        skip(res, vc_printf("not run: the run's time budget (--budget %d s) is used up", x->o->budget_s));
         return;
     }
     switch (c->kind) {
-    case VC_K_EXCHANGE:
-        run_exchange(x, c, res, prev);
-        break;
-    case VC_K_STALL_OTHERS:
-        run_stall_others(x, res, prev);
-        break;
-    case VC_K_LAZY_ALLOC:
-        run_lazy_alloc(x, res, prev);
-        break;
-    case VC_K_ISOLATE:
-        run_isolate(x, res, prev);
-        break;
+    case VC_K_EXCHANGE: run_exchange(x, c, res, prev); break;
+    case VC_K_STALL_OTHERS: run_stall_others(x, res, prev); break;
+    case VC_K_LAZY_ALLOC: run_lazy_alloc(x, res, prev); break;
+    case VC_K_ISOLATE: run_isolate(x, res, prev); break;
     }
     /* Survival.  A long-lived server can be taken down by one connection:
      * probe after every hostile or failed case.  In the other roles every
      * connection is a fresh IUT (a crash there shows in its exit status);
      * a probe after a timeout still tells a slow case from an IUT that
      * never answers, which would otherwise time out in every case. */
-    int probe = x->o->role == VC_ROLE_SERVER
-                    ? c->hostile || res->verdict != VC_PASS
-                    : res->timeout || res->verdict == VC_ERROR;
+    int probe = x->o->role == VC_ROLE_SERVER ? c->hostile || res->verdict != VC_PASS
+                                             : res->timeout || res->verdict == VC_ERROR;
     if (probe && !x->down && res->verdict != VC_SKIP) {
         char why[512];
         int p = vc_iut_probe(x, x->o->timeout_ms, why, sizeof why);

@@ -2,8 +2,8 @@
 /* util.c - small helpers: PRNG, allocation that cannot return NULL,
  * formatting. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

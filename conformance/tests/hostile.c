@@ -16,6 +16,7 @@
  *                 (legal, discouraged: NON-STRICT)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <vsok/vsok.h>
 

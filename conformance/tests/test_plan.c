@@ -165,8 +165,7 @@ Test(plan, an_iut_staying_open_after_a_truncated_stream_fails_the_truncation_rul
 
 Test(plan, end_of_stream_cases_require_a_close)
 {
-    const char *ids[] = {"halfclose.single", "halfclose.pipelined", "halfclose.empty",
-                         "large.slow-reader"};
+    const char *ids[] = {"halfclose.single", "halfclose.pipelined", "halfclose.empty", "large.slow-reader"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         const vc_case *c = find(ids[i]);
         cr_assert_str_eq(c->close_rule, "VSOK-EOF", "%s", ids[i]);

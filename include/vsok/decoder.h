@@ -87,7 +87,7 @@ VSOK_API void vsok_decoder_reset(vsok_decoder *d);
  *   VSOK_E_NOMEM - could not grow the payload buffer (state kept; retry).
  *   VSOK_E_INVAL - NULL arguments. */
 VSOK_API vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
-                           vsok_msg *msg);
+                                    vsok_msg *msg);
 
 /* Declares end of stream.  Returns VSOK_E_EOF at a frame boundary,
  * VSOK_E_TRUNCATED inside a frame (offset = bytes received), or the sticky
@@ -143,7 +143,7 @@ VSOK_API uint64_t vsok_decoder_frame_offset(const vsok_decoder *d);
 typedef struct vsok_span {
     const uint8_t *data; /* into the caller's buffer, or the decoder's held header */
     size_t len;
-    uint64_t frames;     /* frames that end inside this span */
+    uint64_t frames; /* frames that end inside this span */
 } vsok_span;
 
 /* Validates buf[0..len) without copying payloads.  *consumed receives the
@@ -167,7 +167,7 @@ typedef struct vsok_span {
  *   VSOK_E_INVAL - NULL arguments.
  * End of stream: vsok_decoder_finish, as for feed. */
 VSOK_API vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
-                           vsok_span *span);
+                                    vsok_span *span);
 
 /* Batch fast path for feed: when the decoder is between frames (and
  * error-free), takes every whole valid frame at the start of buf[0..len) in
@@ -187,7 +187,7 @@ VSOK_API size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, si
  * push decoder: used by tests and fuzzers to cross-check it. */
 typedef int (*vsok_msg_cb)(void *ctx, const vsok_msg *msg);
 VSOK_API vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
-                         void *ctx, uint64_t *err_offset);
+                                  void *ctx, uint64_t *err_offset);
 
 #ifdef __cplusplus
 }

@@ -24,9 +24,9 @@ extern "C" {
 #define VSOK_HEADER_SIZE 8
 #define VSOK_MAGIC "VSOK"
 #define VSOK_MAGIC_SIZE 4
-#define VSOK_LENGTH_OFFSET 4          /* offset of the length field in a frame */
-#define VSOK_CHUNK_SIZE 65536         /* largest single payload write */
-#define VSOK_MAX_PAYLOAD 1048576      /* 1 MiB = 16 x 64 KiB, inclusive */
+#define VSOK_LENGTH_OFFSET 4     /* offset of the length field in a frame */
+#define VSOK_CHUNK_SIZE 65536    /* largest single payload write */
+#define VSOK_MAX_PAYLOAD 1048576 /* 1 MiB = 16 x 64 KiB, inclusive */
 
 /* Writes the header for a payload of payload_len bytes into out[0..8).
  * Returns VSOK_E_LENGTH for 0, VSOK_E_TOO_LARGE above VSOK_MAX_PAYLOAD (and so
@@ -42,7 +42,7 @@ VSOK_API vsok_err vsok_header_decode(const uint8_t in[VSOK_HEADER_SIZE], uint32_
 
 /* As vsok_header_decode with a caller-chosen maximum (1..VSOK_MAX_PAYLOAD). */
 VSOK_API vsok_err vsok_header_decode_max(const uint8_t in[VSOK_HEADER_SIZE], uint32_t max_payload,
-                                uint32_t *payload_len);
+                                         uint32_t *payload_len);
 
 /* Checks the first n (< 8 allowed) bytes of a header as far as they go.
  * Returns VSOK_E_MAGIC with *bad_index set to the first byte (0..3) that

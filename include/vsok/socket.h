@@ -39,13 +39,13 @@ VSOK_API vsok_err vsok_socket_open(vsok_socket **out, int fd, const vsok_protoco
 /* Parses text, connects and wraps.  err receives a sentence on address
  * errors (may be NULL). */
 VSOK_API vsok_err vsok_socket_connect(vsok_socket **out, const char *text, int timeout_ms, char *err,
-                             size_t errlen);
+                                      size_t errlen);
 
 /* Accepts one connection on listen_fd (waiting up to timeout_ms; -1 = no
  * limit) and wraps it with proto (NULL = VSOK).  *peer (may be NULL) gets the
  * peer's address. */
 VSOK_API vsok_err vsok_socket_accept(vsok_socket **out, int listen_fd, int timeout_ms,
-                            const vsok_protocol *proto, vsok_addr *peer);
+                                     const vsok_protocol *proto, vsok_addr *peer);
 
 /* Closes the fd and frees everything.  NULL is fine. */
 VSOK_API void vsok_socket_close(vsok_socket *s);

@@ -5,13 +5,13 @@
 #ifndef VSOK_VSOK_H
 #define VSOK_VSOK_H
 
+#include "address.h"
+#include "decoder.h"
 #include "error.h"
 #include "header.h"
-#include "decoder.h"
-#include "stream.h"
 #include "protocol.h"
-#include "address.h"
 #include "socket.h"
+#include "stream.h"
 
 #define VSOK_VERSION_MAJOR 0
 #define VSOK_VERSION_MINOR 1

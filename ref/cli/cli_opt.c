@@ -20,10 +20,7 @@ __attribute__((format(printf, 3, 4))) static int fail(char *why, size_t whylen, 
     return -1;
 }
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Reads DIGITS at *p into *v; 1 when they overflow 64 bits, -1 when there
  * are none. */
@@ -49,8 +46,10 @@ static int digits_u64(const char **p, uint64_t *v)
 /* "250ms", "90s", "2m", "1.5h": the shortest exact spelling of ms. */
 static void fmt_ms(char *b, size_t n, int64_t ms)
 {
-    static const struct { int64_t ms; const char *u; } units[] = {
-        {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    static const struct {
+        int64_t ms;
+        const char *u;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (ms % units[i].ms == 0 || units[i].ms == 1) {
             snprintf(b, n, "%" PRId64 "%s", ms / units[i].ms, units[i].u);
@@ -58,8 +57,8 @@ static void fmt_ms(char *b, size_t n, int64_t ms)
         }
 }
 
-int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare,
-                       char *why, size_t whylen)
+int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare, char *why,
+                       size_t whylen)
 {
     static const char form[] = "a number with unit ms, s, m or h, e.g. 500ms, 10s, 2m";
     char lim[32];
@@ -126,8 +125,8 @@ static int hexval(char c)
     return -1;
 }
 
-int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, uint64_t *out,
-                    char *why, size_t whylen)
+int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                    size_t whylen)
 {
     const char *kind = allow_hex ? "an unsigned decimal or 0x-hex number" : "an unsigned decimal number";
     if (!*s)
@@ -160,8 +159,7 @@ int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, ui
     return 0;
 }
 
-int cli_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why,
-                   size_t whylen)
+int cli_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t whylen)
 {
     static const char form[] = "bytes, optionally with k/KiB or M/MiB, e.g. 64, 16k, 1MiB";
     if (!*s)
@@ -198,8 +196,8 @@ int cli_parse_choice(const char *s, const char *const *names, int *out, char *wh
             *out = i;
             return 0;
         }
-        int w = snprintf(list + o, sizeof list - o, "%s%s", i ? (names[i + 1] ? ", " : " or ") : "",
-                         names[i]);
+        int w =
+            snprintf(list + o, sizeof list - o, "%s%s", i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
         if (w > 0 && (size_t)w < sizeof list - o)
             o += (size_t)w;
     }

@@ -26,18 +26,17 @@
  * in milliseconds, must lie in [min_ms, max_ms]; a non-zero value finer than
  * 1 ms ("0.5ms") is refused rather than rounded to 0 (which means "off" for
  * many options). */
-int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare,
-                       char *why, size_t whylen);
+int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare, char *why,
+                       size_t whylen);
 
 /* Count: unsigned decimal DIGITS in [min, max].  With allow_hex, 0xHEX too
  * (seeds are printed in hex). */
-int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, uint64_t *out,
-                    char *why, size_t whylen);
+int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                    size_t whylen);
 
 /* Size in bytes: DIGITS with an optional suffix k, K, KiB (1024) or m, M,
  * MiB (1048576), in [min, max]. */
-int cli_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why,
-                   size_t whylen);
+int cli_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t whylen);
 
 /* One of names[0..] (NULL-terminated, exact match); *out is its index. */
 int cli_parse_choice(const char *s, const char *const *names, int *out, char *why, size_t whylen);

@@ -85,10 +85,8 @@ static int err_code(vsok_err e)
     case VSOK_E_MAGIC:
     case VSOK_E_LENGTH:
     case VSOK_E_TOO_LARGE:
-    case VSOK_E_TRUNCATED:
-        return EXIT_PROTO;
-    default:
-        return EXIT_IO;
+    case VSOK_E_TRUNCATED: return EXIT_PROTO;
+    default: return EXIT_IO;
     }
 }
 
@@ -149,8 +147,7 @@ static int recv_loop(const peer_opts *o, vsok_socket *s, uint64_t limit, int pri
             const char *name = e == VSOK_E_IO ? peer_errno_name(en) : NULL;
             g_stats.errors[e]++;
             plog(LOG_ERROR, "protocol-error", "error=%s offset=%" PRIu64 " messages=%" PRIu64 "%s%s",
-                 vsok_errname(e), vsok_socket_error_offset(s), seq, name ? " errno=" : "",
-                 name ? name : "");
+                 vsok_errname(e), vsok_socket_error_offset(s), seq, name ? " errno=" : "", name ? name : "");
             return err_code(e);
         }
         seq++;
@@ -208,7 +205,8 @@ static int send_one(vsok_socket *s, const char *what, const uint8_t *p, size_t n
     if (n == 0 || n > max) {
         plog(LOG_ERROR, "send", "input=%s error=%s reason=%s", log_q(q, sizeof q, what),
              vsok_errname(n ? VSOK_E_TOO_LARGE : VSOK_E_LENGTH),
-             n ? "\"message larger than --max-payload\"" : "\"empty message (payloads are 1..1048576 bytes)\"");
+             n ? "\"message larger than --max-payload\""
+               : "\"empty message (payloads are 1..1048576 bytes)\"");
         return EXIT_USAGE;
     }
     vsok_err e = vsok_socket_write_message(s, p, n);
@@ -291,9 +289,8 @@ int client_stdio(const peer_opts *o)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN &&
-                vsok_wait_fd(STDIN_FILENO, POLLIN, o->idle_ms > 0 ? vsok_now_ms() + o->idle_ms : -1) ==
-                    VSOK_OK)
+            if (errno == EAGAIN && vsok_wait_fd(STDIN_FILENO, POLLIN,
+                                                o->idle_ms > 0 ? vsok_now_ms() + o->idle_ms : -1) == VSOK_OK)
                 continue;
             plog(LOG_ERROR, "io-error", "op=read error=Io errno=%s", peer_errno_name(errno));
             goto out;

@@ -85,15 +85,9 @@ struct conn {
     vsok_err result;
 };
 
-static uint64_t stream_off(const conn *c)
-{
-    return c->off_base + (c->dec ? vsok_decoder_offset(c->dec) : 0);
-}
+static uint64_t stream_off(const conn *c) { return c->off_base + (c->dec ? vsok_decoder_offset(c->dec) : 0); }
 
-static int source_pending(const conn *c)
-{
-    return c->S->o->mode == MODE_SOURCE && !c->src_done;
-}
+static int source_pending(const conn *c) { return c->S->o->mode == MODE_SOURCE && !c->src_done; }
 
 static int can_read(const conn *c)
 {
@@ -124,8 +118,8 @@ static void conn_fail(conn *c, vsok_err err, uint64_t offset, const char *why)
     g_stats.errors[err]++;
     c->result = err;
     c->closing = 1;
-    plog(LOG_WARN, "protocol-error", "conn=%" PRIu32 " peer=%s error=%s offset=%" PRIu64 " reason=%s",
-         c->id, peer_fd_name(c->w.fd, peer, sizeof peer), vsok_errname(err), offset, why);
+    plog(LOG_WARN, "protocol-error", "conn=%" PRIu32 " peer=%s error=%s offset=%" PRIu64 " reason=%s", c->id,
+         peer_fd_name(c->w.fd, peer, sizeof peer), vsok_errname(err), offset, why);
 }
 
 /* Accounts for bytes the kernel took. */
@@ -464,23 +458,16 @@ static void conn_destroy(conn *c)
     stats_conn_close();
     plog(LOG_DEBUG, "close",
          "conn=%" PRIu32 " result=%s msgs=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64, c->id,
-         c->result == VSOK_OK ? "closed" : vsok_errname(c->result), c->msgs, c->bytes_in,
-         c->bytes_out);
+         c->result == VSOK_OK ? "closed" : vsok_errname(c->result), c->msgs, c->bytes_in, c->bytes_out);
     if (c->client) {
         switch (c->result) {
         case VSOK_OK:
-        case VSOK_E_EOF:
-            loop_result(L, EXIT_OK);
-            break;
+        case VSOK_E_EOF: loop_result(L, EXIT_OK); break;
         case VSOK_E_MAGIC:
         case VSOK_E_LENGTH:
         case VSOK_E_TOO_LARGE:
-        case VSOK_E_TRUNCATED:
-            loop_result(L, EXIT_PROTO);
-            break;
-        default:
-            loop_result(L, EXIT_IO);
-            break;
+        case VSOK_E_TRUNCATED: loop_result(L, EXIT_PROTO); break;
+        default: loop_result(L, EXIT_IO); break;
         }
     }
     free(c);
@@ -555,14 +542,14 @@ static void conn_sweep(conn *c)
                now - c->t_frame >= o->msg_ms) {
         g_stats.timeouts_msg++;
         conn_fail(c, VSOK_E_TIMEOUT, stream_off(c), "message-timeout");
-    } else if (!c->closing && !c->rd_eof && o->idle_ms && !c->t_frame && !c->q.bytes &&
-               !source_pending(c) && now - c->t_rx >= o->idle_ms) {
+    } else if (!c->closing && !c->rd_eof && o->idle_ms && !c->t_frame && !c->q.bytes && !source_pending(c) &&
+               now - c->t_rx >= o->idle_ms) {
         g_stats.timeouts_idle++;
         c->closing = 1;
         plog(LOG_INFO, "idle-timeout", "conn=%" PRIu32 " idle_ms=%" PRId64, c->id, now - c->t_rx);
     }
-    if (c->dec && !c->t_frame && now - c->t_rx >= DECODER_IDLE_MS &&
-        vsok_decoder_at_boundary(c->dec) && vsok_decoder_error(c->dec) == VSOK_OK) {
+    if (c->dec && !c->t_frame && now - c->t_rx >= DECODER_IDLE_MS && vsok_decoder_at_boundary(c->dec) &&
+        vsok_decoder_error(c->dec) == VSOK_OK) {
         c->off_base += vsok_decoder_offset(c->dec);
         vsok_decoder_free(c->dec);
         c->dec = NULL;

@@ -25,10 +25,7 @@ void log_setup(int level, int json)
     g_json = json;
 }
 
-int log_enabled(int level)
-{
-    return level <= g_level;
-}
+int log_enabled(int level) { return level <= g_level; }
 
 const char *log_q(char *buf, size_t len, const char *s)
 {
@@ -75,10 +72,7 @@ static void put(out *o, const void *s, size_t n)
     o->p[o->len] = 0;
 }
 
-static void puts_(out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
+static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
 static int hexval(char c)
 {

@@ -233,8 +233,22 @@ static int opt_choice(const char *opt, const char *s, const char *const *names)
 }
 
 enum {
-    O_PATTERN = 256, O_MAXCONNS, O_MAXPAYLOAD, O_IDLE, O_MSGTO, O_WRITETO, O_LINGER, O_DRAIN,
-    O_CONNTO, O_HIGHWATER, O_BACKLOG, O_KEEPGOING, O_LISTEN, O_PORTFILE, O_READYFD, O_LOGFMT,
+    O_PATTERN = 256,
+    O_MAXCONNS,
+    O_MAXPAYLOAD,
+    O_IDLE,
+    O_MSGTO,
+    O_WRITETO,
+    O_LINGER,
+    O_DRAIN,
+    O_CONNTO,
+    O_HIGHWATER,
+    O_BACKLOG,
+    O_KEEPGOING,
+    O_LISTEN,
+    O_PORTFILE,
+    O_READYFD,
+    O_LOGFMT,
     O_VERSION
 };
 
@@ -382,92 +396,51 @@ int main(int argc, char **argv)
             o.count = opt_count("--count", optarg, 0, UINT64_MAX);
             count_set = 1;
             break;
-        case 's':
-            o.size = (size_t)opt_size("--size", optarg, 1, VSOK_MAX_PAYLOAD);
-            break;
+        case 's': o.size = (size_t)opt_size("--size", optarg, 1, VSOK_MAX_PAYLOAD); break;
         case O_PATTERN:
             if (!*optarg || strlen(optarg) > VSOK_MAX_PAYLOAD)
                 bad_value("--pattern", optarg, "a payload is 1 to 1048576 bytes");
             o.pattern = optarg;
             break;
-        case 'c':
-            o.conns = (unsigned)opt_count("--conns", optarg, 1, 1u << 20);
-            break;
-        case O_MAXCONNS:
-            max_conns = (unsigned)opt_count("--max-conns", optarg, 1, 1u << 30);
-            break;
+        case 'c': o.conns = (unsigned)opt_count("--conns", optarg, 1, 1u << 20); break;
+        case O_MAXCONNS: max_conns = (unsigned)opt_count("--max-conns", optarg, 1, 1u << 30); break;
         case O_MAXPAYLOAD:
             o.max_payload = (size_t)opt_size("--max-payload", optarg, 1, VSOK_MAX_PAYLOAD);
             break;
-        case O_IDLE:
-            o.idle_ms = opt_dur("--idle-timeout", optarg);
-            break;
-        case O_MSGTO:
-            o.msg_ms = opt_dur("--msg-timeout", optarg);
-            break;
-        case O_WRITETO:
-            o.write_ms = opt_dur("--write-timeout", optarg);
-            break;
-        case O_LINGER:
-            o.linger_ms = opt_dur("--linger", optarg);
-            break;
-        case O_DRAIN:
-            o.drain_ms = opt_dur("--drain-timeout", optarg);
-            break;
-        case O_CONNTO:
-            o.connect_ms = opt_dur("--connect-timeout", optarg);
-            break;
-        case O_HIGHWATER:
-            o.high_water = (size_t)opt_size("--high-water", optarg, 0, 1ull << 32);
-            break;
-        case O_BACKLOG:
-            o.backlog = (int)opt_count("--backlog", optarg, 0, 1u << 20);
-            break;
-        case O_KEEPGOING:
-            o.keep_going = 1;
-            break;
+        case O_IDLE: o.idle_ms = opt_dur("--idle-timeout", optarg); break;
+        case O_MSGTO: o.msg_ms = opt_dur("--msg-timeout", optarg); break;
+        case O_WRITETO: o.write_ms = opt_dur("--write-timeout", optarg); break;
+        case O_LINGER: o.linger_ms = opt_dur("--linger", optarg); break;
+        case O_DRAIN: o.drain_ms = opt_dur("--drain-timeout", optarg); break;
+        case O_CONNTO: o.connect_ms = opt_dur("--connect-timeout", optarg); break;
+        case O_HIGHWATER: o.high_water = (size_t)opt_size("--high-water", optarg, 0, 1ull << 32); break;
+        case O_BACKLOG: o.backlog = (int)opt_count("--backlog", optarg, 0, 1u << 20); break;
+        case O_KEEPGOING: o.keep_going = 1; break;
         case 'f': {
             static const char *const fmts[] = {"raw", "hex", "json", NULL};
             static const recv_fmt fv[] = {FMT_RAW, FMT_HEX, FMT_JSON};
             o.fmt = fv[opt_choice("--format", optarg, fmts)];
             break;
         }
-        case 'l':
-            o.lines = 1;
-            break;
-        case 'r':
-            o.replies = 1;
-            break;
-        case O_LISTEN:
-            o.listen = 1;
-            break;
-        case O_PORTFILE:
-            o.port_file = optarg;
-            break;
+        case 'l': o.lines = 1; break;
+        case 'r': o.replies = 1; break;
+        case O_LISTEN: o.listen = 1; break;
+        case O_PORTFILE: o.port_file = optarg; break;
         case O_READYFD:
             o.ready_fd = (int)opt_count("--ready-fd", optarg, 0, INT_MAX);
             if (fcntl(o.ready_fd, F_GETFD) < 0)
                 bad_value("--ready-fd", optarg, "not an open descriptor");
             break;
-        case 'v':
-            verbosity++;
-            break;
-        case 'q':
-            verbosity--;
-            break;
+        case 'v': verbosity++; break;
+        case 'q': verbosity--; break;
         case O_LOGFMT: {
             static const char *const lfmts[] = {"text", "json", NULL};
             json = opt_choice("--log-format", optarg, lfmts);
             break;
         }
-        case 'h':
-            fputs(help_text, stdout);
-            return EXIT_OK;
-        case O_VERSION:
-            printf("vsok-peer %s\n", VSOK_VERSION_STRING);
-            return EXIT_OK;
-        default: /* getopt has printed the line naming the option */
-            return EXIT_USAGE;
+        case 'h': fputs(help_text, stdout); return EXIT_OK;
+        case O_VERSION: printf("vsok-peer %s\n", VSOK_VERSION_STRING); return EXIT_OK;
+        default: /* getopt has printed the line naming the option */ return EXIT_USAGE;
         }
     }
     log_setup(verbosity, json);

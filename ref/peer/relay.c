@@ -67,15 +67,15 @@ typedef struct rend {
 } rend;
 
 typedef struct rdir {
-    vsok_decoder *dec;  /* pass-through: holds at most a header */
+    vsok_decoder *dec; /* pass-through: holds at most a header */
     outq q;
     uint8_t hdr_out[VSOK_HEADER_SIZE]; /* a header completed across reads */
-    unsigned eof : 1;   /* source ended */
-    unsigned shut : 1;  /* destination's write side shut */
-    unsigned raw : 1;   /* --keep-going after a violation: no more checks */
-    unsigned cut : 1;   /* stopped at a violation: source input is discarded */
+    unsigned eof : 1;                  /* source ended */
+    unsigned shut : 1;                 /* destination's write side shut */
+    unsigned raw : 1;                  /* --keep-going after a violation: no more checks */
+    unsigned cut : 1;                  /* stopped at a violation: source input is discarded */
     int64_t t_tx;
-    int64_t t_frame;    /* when the frame under way began arriving, 0 between frames */
+    int64_t t_frame; /* when the frame under way began arriving, 0 between frames */
     uint64_t bytes, frames;
 } rdir;
 
@@ -94,10 +94,7 @@ struct relay {
     size_t mem;
 };
 
-static int in_frame(const rdir *d)
-{
-    return !vsok_decoder_at_boundary(d->dec);
-}
+static int in_frame(const rdir *d) { return !vsok_decoder_at_boundary(d->dec); }
 
 static void wrote(relay *r, int i, ssize_t w)
 {
@@ -141,9 +138,9 @@ static void violation(relay *r, int i, vsok_err err, uint64_t off)
 {
     g_stats.errors[err]++;
     g_stats.violations[i]++;
-    plog(LOG_WARN, "violation", "conn=%" PRIu32 " dir=%s error=%s offset=%" PRIu64 " frames_ok=%" PRIu64
-         " action=%s", r->id, dir_name[i], vsok_errname(err), off, r->d[i].frames,
-         r->R->o->keep_going ? "forward" : "half-close");
+    plog(LOG_WARN, "violation",
+         "conn=%" PRIu32 " dir=%s error=%s offset=%" PRIu64 " frames_ok=%" PRIu64 " action=%s", r->id,
+         dir_name[i], vsok_errname(err), off, r->d[i].frames, r->R->o->keep_going ? "forward" : "half-close");
 }
 
 /* decode and stage: p[0..n) for direction i through the decoder.  Returns
@@ -458,8 +455,8 @@ static int resolve(relays *R)
         vsok_err e = vsok_addr_sockaddr(a, &R->target_sa, &R->target_salen);
         if (e != VSOK_OK) {
             const char *why = e == VSOK_E_IO ? strerror(errno) : vsok_strerror(e);
-            plog(LOG_ERROR, "address", "target=%s error=InvalidAddress reason=%s", log_q(q, sizeof q, a->host),
-                 log_q(q + 300, 300, why));
+            plog(LOG_ERROR, "address", "target=%s error=InvalidAddress reason=%s",
+                 log_q(q, sizeof q, a->host), log_q(q + 300, 300, why));
             return -1;
         }
     }
@@ -508,8 +505,8 @@ static void relays_add(service *svc, int fd, int connected_by_us)
     int tfd = -1, pending = 0;
     if (R->target_salen) {
         tfd = socket(R->target_sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (tfd < 0 || (connect(tfd, (struct sockaddr *)&R->target_sa, R->target_salen) != 0 &&
-                        errno != EINPROGRESS)) {
+        if (tfd < 0 ||
+            (connect(tfd, (struct sockaddr *)&R->target_sa, R->target_salen) != 0 && errno != EINPROGRESS)) {
             int e = errno;
             connect_failed(R, NULL, fd, VSOK_E_IO, e);
             if (tfd >= 0)

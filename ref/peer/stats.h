@@ -22,7 +22,7 @@ typedef struct peer_stats {
     uint64_t paused;        /* times reading stopped for back-pressure */
     size_t mem_now;         /* heap held by all connections */
     size_t mem_peak;
-    size_t mem_conn_peak;   /* most any single connection held */
+    size_t mem_conn_peak; /* most any single connection held */
 } peer_stats;
 
 extern peer_stats g_stats;

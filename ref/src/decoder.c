@@ -129,8 +129,7 @@ static vsok_err start_payload(vsok_decoder *d)
 
 static vsok_err feed_slow(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed, vsok_msg *msg);
 
-vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
-                           vsok_msg *msg)
+vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed, vsok_msg *msg)
 {
     /* The common case, a whole valid frame at the start of buf with the
      * decoder between frames, as a leaf: no register saves, no loop set-up
@@ -278,8 +277,7 @@ uint32_t vsok_decoder_pending_length(const vsok_decoder *d) { return d && d->in_
 
 /* ---- pass-through scanning (vsok_decoder_scan) ---- */
 
-vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed,
-                           vsok_span *span)
+vsok_err vsok_decoder_scan(vsok_decoder *d, const uint8_t *buf, size_t len, size_t *consumed, vsok_span *span)
 {
     if (consumed != NULL)
         *consumed = 0;
@@ -424,8 +422,8 @@ size_t vsok_decoder_take_frames(vsok_decoder *d, const uint8_t *buf, size_t len,
     return pos;
 }
 
-vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg,
-                         void *ctx, uint64_t *err_offset)
+vsok_err vsok_decode_all(const uint8_t *buf, size_t len, size_t max_payload, vsok_msg_cb on_msg, void *ctx,
+                         uint64_t *err_offset)
 {
     uint64_t dummy;
     if (err_offset == NULL)

@@ -9,8 +9,10 @@ static const struct {
     const char *text;
 } errors[VSOK_E__COUNT] = {
     [VSOK_OK] = {"Ok", "success"},
-    [VSOK_E_MAGIC] = {"InvalidMagicBytes", "invalid magic bytes: a frame must start with \"VSOK\" (56 53 4F 4B)"},
-    [VSOK_E_TOO_LARGE] = {"MessageTooLarge", "message too large: payload length above the maximum (1048576 bytes)"},
+    [VSOK_E_MAGIC] = {"InvalidMagicBytes",
+                      "invalid magic bytes: a frame must start with \"VSOK\" (56 53 4F 4B)"},
+    [VSOK_E_TOO_LARGE] = {"MessageTooLarge",
+                          "message too large: payload length above the maximum (1048576 bytes)"},
     [VSOK_E_LENGTH] = {"InvalidTotalLength", "invalid total length: payload length must be at least 1"},
     [VSOK_E_IO] = {"Io", "transport I/O error (see errno)"},
     [VSOK_E_EOF] = {"Eof", "end of stream at a frame boundary"},
@@ -20,7 +22,8 @@ static const struct {
     [VSOK_E_INVAL] = {"InvalidArgument", "invalid argument"},
     [VSOK_E_AGAIN] = {"WouldBlock", "operation would block: more bytes or buffer room needed"},
     [VSOK_E_ADDRESS] = {"InvalidAddress", "malformed address"},
-    [VSOK_E_HANDSHAKE] = {"HandshakeFailed", "Firecracker hybrid vsock handshake failed (expected \"OK <port>\\n\")"},
+    [VSOK_E_HANDSHAKE] = {"HandshakeFailed",
+                          "Firecracker hybrid vsock handshake failed (expected \"OK <port>\\n\")"},
     [VSOK_E_PROTOCOL] = {"ProtocolError", "the custom protocol reported its own error"},
 };
 

@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "frame.h"
 #include "decoder_internal.h"
+#include "frame.h"
 #include "stream_internal.h"
 #include "vsok/socket.h"
 #include "writer.h"

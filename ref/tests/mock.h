@@ -13,8 +13,8 @@ typedef enum { M_DATA = 1, M_EINTR, M_EAGAIN, M_ERR, M_EOF } mock_kind;
 
 typedef struct mock_step {
     mock_kind kind;
-    size_t n;  /* M_DATA: at most n bytes (0 = as many as asked) */
-    int err;   /* M_ERR: errno */
+    size_t n; /* M_DATA: at most n bytes (0 = as many as asked) */
+    int err;  /* M_ERR: errno */
 } mock_step;
 
 #define MOCK_MAX_CALLS 4096
@@ -22,11 +22,11 @@ typedef struct mock_step {
 typedef struct mock {
     const mock_step *rscript, *wscript;
     size_t nr, nw, rstep, wstep;
-    size_t max_read;     /* after the script: bytes per read (0 = as asked) */
-    size_t max_write;    /* after the script: bytes per write (0 = as asked) */
-    const uint8_t *src;  /* what reads deliver */
+    size_t max_read;    /* after the script: bytes per read (0 = as asked) */
+    size_t max_write;   /* after the script: bytes per write (0 = as asked) */
+    const uint8_t *src; /* what reads deliver */
     size_t srclen, srcpos;
-    uint8_t *sink;       /* what writes accepted */
+    uint8_t *sink; /* what writes accepted */
     size_t sinkcap, sinklen;
     size_t calls[MOCK_MAX_CALLS]; /* bytes offered by each write/writev call */
     size_t ncalls;

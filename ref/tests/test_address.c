@@ -9,13 +9,13 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +51,8 @@ static void parse_fails(const char *text, const char *needle)
     vsok_addr a;
     char err[256] = "";
     vsok_err e = vsok_addr_parse(&a, text, err, sizeof err);
-    cr_assert_eq(e, VSOK_E_ADDRESS, "parse of '%s' should fail with VSOK_E_ADDRESS, got %d", text,
-                 (int)e);
-    cr_assert(strstr(err, needle) != NULL, "error for '%s' should mention '%s', got: %s", text,
-              needle, err);
+    cr_assert_eq(e, VSOK_E_ADDRESS, "parse of '%s' should fail with VSOK_E_ADDRESS, got %d", text, (int)e);
+    cr_assert(strstr(err, needle) != NULL, "error for '%s' should mention '%s', got: %s", text, needle, err);
 }
 
 static void tmpdir(char *dir, size_t n)
@@ -101,8 +99,7 @@ static void assert_flags(int fd, int want_nonblock)
     int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
     cr_assert_geq(fl, 0);
     cr_assert_geq(fdfl, 0);
-    cr_assert_eq(!!(fl & O_NONBLOCK), want_nonblock, "O_NONBLOCK is %s",
-                 (fl & O_NONBLOCK) ? "set" : "clear");
+    cr_assert_eq(!!(fl & O_NONBLOCK), want_nonblock, "O_NONBLOCK is %s", (fl & O_NONBLOCK) ? "set" : "clear");
     cr_assert(fdfl & FD_CLOEXEC, "fd must be close-on-exec");
 }
 
@@ -118,10 +115,7 @@ static void parses_as_vsock(const char *text, uint32_t cid, uint32_t port, int l
     cr_assert_eq(a.listen_hint, listen_hint, "%s", text);
 }
 
-Test(parse, vsock_numeric_cid_and_port)
-{
-    parses_as_vsock("vsock:3:5000", 3, 5000, 0);
-}
+Test(parse, vsock_numeric_cid_and_port) { parses_as_vsock("vsock:3:5000", 3, 5000, 0); }
 
 Test(parse, vsock_cid_names)
 {
@@ -154,20 +148,11 @@ static void parses_as_unix(const char *text, const char *path, int abstract, int
     cr_assert_eq(a.listen_hint, listen_hint, "%s", text);
 }
 
-Test(parse, unix_path)
-{
-    parses_as_unix("unix:/run/agent.sock", "/run/agent.sock", 0, 0);
-}
+Test(parse, unix_path) { parses_as_unix("unix:/run/agent.sock", "/run/agent.sock", 0, 0); }
 
-Test(parse, unix_path_keeps_colons)
-{
-    parses_as_unix("unix:rel/a:b:c", "rel/a:b:c", 0, 0);
-}
+Test(parse, unix_path_keeps_colons) { parses_as_unix("unix:rel/a:b:c", "rel/a:b:c", 0, 0); }
 
-Test(parse, unix_abstract_name)
-{
-    parses_as_unix("unix:@vsok-agent", "vsok-agent", 1, 0);
-}
+Test(parse, unix_abstract_name) { parses_as_unix("unix:@vsok-agent", "vsok-agent", 1, 0); }
 
 Test(parse, unix_path_of_107_bytes_fits)
 {
@@ -200,8 +185,7 @@ Test(parse, tcp_and_fc_forms)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vsok_addr a = parse_ok(cases[i].text);
         cr_assert_eq(a.kind, cases[i].kind, "%s", cases[i].text);
-        cr_assert_str_eq(a.kind == VSOK_ADDR_TCP ? a.host : a.path, cases[i].name, "%s",
-                         cases[i].text);
+        cr_assert_str_eq(a.kind == VSOK_ADDR_TCP ? a.host : a.path, cases[i].name, "%s", cases[i].text);
         cr_assert_eq(a.port, cases[i].port, "%s", cases[i].text);
     }
 }
@@ -224,15 +208,9 @@ Test(parse, non_fd_addresses_leave_fd_minus_one)
 /* ------------------------------------------------------------------------ */
 /* Parsing: socat spellings                                                  */
 
-Test(socat, vsock_connect)
-{
-    parses_as_vsock("VSOCK-CONNECT:2:5000", 2, 5000, 0);
-}
+Test(socat, vsock_connect) { parses_as_vsock("VSOCK-CONNECT:2:5000", 2, 5000, 0); }
 
-Test(socat, vsock_listen_binds_any_cid)
-{
-    parses_as_vsock("VSOCK-LISTEN:5000", VSOK_CID_ANY, 5000, 1);
-}
+Test(socat, vsock_listen_binds_any_cid) { parses_as_vsock("VSOCK-LISTEN:5000", VSOK_CID_ANY, 5000, 1); }
 
 Test(socat, tcp_and_family_variants)
 {
@@ -292,10 +270,7 @@ Test(malformed, empty_and_null)
     parse_fails(NULL, "missing");
 }
 
-Test(malformed, no_scheme)
-{
-    parse_fails("localhost", "no scheme");
-}
+Test(malformed, no_scheme) { parse_fails("localhost", "no scheme"); }
 
 Test(malformed, unknown_scheme_is_named)
 {
@@ -540,13 +515,26 @@ Test(format, file_named_at_sign_is_not_read_back_as_abstract)
 Test(format, round_trip_parse_format_parse)
 {
     const char *texts[] = {
-        "vsock:3:5000",     "vsock:any:0",         "vsock:4294967295:4294967295",
-        "VSOCK-LISTEN:1",   "VSOCK-CONNECT:host:2", "unix:/tmp/x.sock",
-        "unix:rel:colon",   "unix:@abstract",      "UNIX-LISTEN:/p",
-        "tcp:127.0.0.1:0",  "tcp:[::1]:65535",     "tcp:::ffff:1.2.3.4:9",
-        "tcp:example.org:443", "TCP-LISTEN:22",    "TCP6-LISTEN:22",
-        "fd:0",             "fd:2147483647",       "fc:/run/fc.sock:5000",
-        "fc:/a:b:c:1",      "tcp:fe80::1%lo:22",
+        "vsock:3:5000",
+        "vsock:any:0",
+        "vsock:4294967295:4294967295",
+        "VSOCK-LISTEN:1",
+        "VSOCK-CONNECT:host:2",
+        "unix:/tmp/x.sock",
+        "unix:rel:colon",
+        "unix:@abstract",
+        "UNIX-LISTEN:/p",
+        "tcp:127.0.0.1:0",
+        "tcp:[::1]:65535",
+        "tcp:::ffff:1.2.3.4:9",
+        "tcp:example.org:443",
+        "TCP-LISTEN:22",
+        "TCP6-LISTEN:22",
+        "fd:0",
+        "fd:2147483647",
+        "fc:/run/fc.sock:5000",
+        "fc:/a:b:c:1",
+        "tcp:fe80::1%lo:22",
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         char buf[300];
@@ -557,8 +545,7 @@ Test(format, round_trip_parse_format_parse)
         /* The canonical form names the endpoint; the listen hint is how
          * it was spelt, so it is the one field allowed to differ. */
         a.listen_hint = b.listen_hint = 0;
-        cr_assert(memcmp(&a, &b, sizeof a) == 0, "'%s' -> '%s' did not read back the same",
-                  texts[i], buf);
+        cr_assert(memcmp(&a, &b, sizeof a) == 0, "'%s' -> '%s' did not read back the same", texts[i], buf);
     }
 }
 
@@ -572,8 +559,7 @@ static void tcp_round(const char *listen_text, const char *host)
     int lfd = -1, cfd = -1;
     char err[256] = "", text[300];
     vsok_addr la, ca, cpeer, apeer, aself;
-    cr_assert_eq(vsok_listen(listen_text, 8, &lfd, err, sizeof err), VSOK_OK, "%s: %s",
-                 listen_text, err);
+    cr_assert_eq(vsok_listen(listen_text, 8, &lfd, err, sizeof err), VSOK_OK, "%s: %s", listen_text, err);
     assert_flags(lfd, 1);
     int reuse = 0;
     socklen_t sl = sizeof reuse;
@@ -586,8 +572,8 @@ static void tcp_round(const char *listen_text, const char *host)
     cr_assert_neq(la.port, 0u, "port 0 must resolve to the real port");
     vsok_addr_format(&la, text, sizeof text);
 
-    cr_assert_eq(vsok_connect(text, WAIT_MS, &cfd, err, sizeof err), VSOK_OK, "connect %s: %s",
-                 text, strerror(errno));
+    cr_assert_eq(vsok_connect(text, WAIT_MS, &cfd, err, sizeof err), VSOK_OK, "connect %s: %s", text,
+                 strerror(errno));
     assert_flags(cfd, 0);
     int nodelay = 0;
     sl = sizeof nodelay;
@@ -610,10 +596,7 @@ static void tcp_round(const char *listen_text, const char *host)
     close(lfd);
 }
 
-Test(tcp, ipv4_listen_port0_resolves_and_connects)
-{
-    tcp_round("tcp:127.0.0.1:0", "127.0.0.1");
-}
+Test(tcp, ipv4_listen_port0_resolves_and_connects) { tcp_round("tcp:127.0.0.1:0", "127.0.0.1"); }
 
 Test(tcp, ipv6_loopback_listen_port0_resolves_and_connects)
 {
@@ -717,8 +700,8 @@ Test(unix, path_listen_connect_and_from_fd)
     struct timeval tv = {1, 1};
     socklen_t sl = sizeof tv;
     cr_assert_eq(getsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, &sl), 0);
-    cr_assert(tv.tv_sec == 0 && tv.tv_usec == 0, "SO_SNDTIMEO left at %ld.%06ld",
-              (long)tv.tv_sec, (long)tv.tv_usec);
+    cr_assert(tv.tv_sec == 0 && tv.tv_usec == 0, "SO_SNDTIMEO left at %ld.%06ld", (long)tv.tv_sec,
+              (long)tv.tv_usec);
     cr_assert_eq(vsok_addr_from_fd(cfd, 1, &cpeer), VSOK_OK);
     cr_assert_str_eq(cpeer.path, path);
     int afd = accept_within(lfd);
@@ -830,8 +813,7 @@ Test(unix, connect_times_out_when_backlog_is_full)
     snprintf(text, sizeof text, "unix:@%s", name);
     cr_assert_eq(vsok_listen(text, 0, &lfd, NULL, 0), VSOK_OK);
     cr_assert_eq(vsok_connect(text, WAIT_MS, &first, NULL, 0), VSOK_OK, "%s", strerror(errno));
-    cr_assert_eq(vsok_connect(text, 100, &second, NULL, 0), VSOK_E_TIMEOUT, "%s",
-                 strerror(errno));
+    cr_assert_eq(vsok_connect(text, 100, &second, NULL, 0), VSOK_E_TIMEOUT, "%s", strerror(errno));
     cr_assert_eq(errno, ETIMEDOUT);
     cr_assert_eq(second, -1);
     close(first);

@@ -17,7 +17,7 @@ typedef struct outcome {
     size_t n;
     uint64_t off[MAXMSG];
     size_t len[MAXMSG];
-    vsok_err err;    /* final error: protocol error, or finish()'s Eof/Truncated */
+    vsok_err err; /* final error: protocol error, or finish()'s Eof/Truncated */
     uint64_t err_off;
 } outcome;
 
@@ -48,7 +48,7 @@ static void model(const uint8_t *s, size_t len, size_t max, outcome *o)
                 o->err_off = len;
                 return;
             }
-            if (s[p + i] != (uint8_t)"VSOK"[i]) {
+            if (s[p + i] != (uint8_t) "VSOK"[i]) {
                 o->err = VSOK_E_MAGIC;
                 o->err_off = p + i;
                 return;
@@ -59,8 +59,7 @@ static void model(const uint8_t *s, size_t len, size_t max, outcome *o)
             o->err_off = len;
             return;
         }
-        uint32_t l = (uint32_t)s[p + 4] << 24 | (uint32_t)s[p + 5] << 16 |
-                     (uint32_t)s[p + 6] << 8 | s[p + 7];
+        uint32_t l = (uint32_t)s[p + 4] << 24 | (uint32_t)s[p + 5] << 16 | (uint32_t)s[p + 6] << 8 | s[p + 7];
         if (l == 0 || l > max) {
             o->err = l == 0 ? VSOK_E_LENGTH : VSOK_E_TOO_LARGE;
             o->err_off = p + 4;
@@ -81,8 +80,7 @@ static void model(const uint8_t *s, size_t len, size_t max, outcome *o)
  * that is scribbled over and freed right after (so a decoder keeping a
  * pointer into an old piece shows up as wrong data or an ASan report).
  * Every message is checked against the stream at its offset on delivery. */
-static void run_split(size_t max, const uint8_t *s, size_t len, const size_t *cuts, size_t ncuts,
-                      outcome *o)
+static void run_split(size_t max, const uint8_t *s, size_t len, const size_t *cuts, size_t ncuts, outcome *o)
 {
     memset(o, 0, sizeof *o);
     vsok_decoder *d = vsok_decoder_new(max);
@@ -122,8 +120,8 @@ static void run_split(size_t max, const uint8_t *s, size_t len, const size_t *cu
                 cr_assert_eq(pos, clen, "AGAIN must take all of the buffer");
                 break;
             }
-            cr_assert(r == VSOK_E_MAGIC || r == VSOK_E_LENGTH || r == VSOK_E_TOO_LARGE,
-                      "unexpected %s", vsok_errname(r));
+            cr_assert(r == VSOK_E_MAGIC || r == VSOK_E_LENGTH || r == VSOK_E_TOO_LARGE, "unexpected %s",
+                      vsok_errname(r));
             err = r;
             break;
         }
@@ -494,8 +492,7 @@ Test(decoder, rejects_zero_length_at_offset_4)
     cr_assert_not_null(d);
     size_t consumed;
     vsok_msg m;
-    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"VSOK\0\0\0\0VSOK", 12, &consumed, &m),
-                 VSOK_E_LENGTH);
+    cr_assert_eq(vsok_decoder_feed(d, (const uint8_t *)"VSOK\0\0\0\0VSOK", 12, &consumed, &m), VSOK_E_LENGTH);
     cr_assert_eq(consumed, 8);
     cr_assert_eq(vsok_decoder_error_offset(d), 4);
     cr_assert_eq(vsok_decoder_error(d), VSOK_E_LENGTH);
@@ -922,13 +919,20 @@ Test(decoder, decode_all_reports_errors_with_offsets)
     run_all(0, (const uint8_t *)"VSOKVSOK", 8, &o);
     cr_assert_eq(o.err, VSOK_E_TOO_LARGE, "bytes 4..7 are the length, whatever they spell");
     cr_assert_eq(o.err_off, 4);
-    run_all(0, (const uint8_t *)"VSOK\0\0\0\x02" "a", 9, &o);
+    run_all(0,
+            (const uint8_t *)"VSOK\0\0\0\x02"
+                             "a",
+            9, &o);
     cr_assert_eq(o.err, VSOK_E_TRUNCATED);
     cr_assert_eq(o.err_off, 9);
     run_all(0, (const uint8_t *)"", 0, &o);
     cr_assert_eq(o.err, VSOK_E_EOF);
     cr_assert_eq(o.err_off, 0);
-    run_all(2, (const uint8_t *)"VSOK\0\0\0\x02" "abVSOK\0\0\0\x03" "abc", 21, &o);
+    run_all(2,
+            (const uint8_t *)"VSOK\0\0\0\x02"
+                             "abVSOK\0\0\0\x03"
+                             "abc",
+            21, &o);
     cr_assert_eq(o.n, 1);
     cr_assert_eq(o.err, VSOK_E_TOO_LARGE);
     cr_assert_eq(o.err_off, 10 + 4);
@@ -977,8 +981,7 @@ Test(decoder, random_streams_agree_with_decode_all_and_the_model)
                 s[7] = (uint8_t)l;
             }
             break;
-        default:
-            break;
+        default: break;
         }
         outcome ref, got;
         check_all_ways(max, s, len, &ref);
@@ -1146,8 +1149,8 @@ Test(decoder, contract_violations_are_invalid)
 
 /* Scans s split at cuts, collecting what is passed on into out.  The
  * outcome's messages are the frame boundaries seen (offset, length). */
-static size_t run_scan(size_t max, const uint8_t *s, size_t len, const size_t *cuts, size_t ncuts,
-                       outcome *o, uint8_t *out)
+static size_t run_scan(size_t max, const uint8_t *s, size_t len, const size_t *cuts, size_t ncuts, outcome *o,
+                       uint8_t *out)
 {
     memset(o, 0, sizeof *o);
     vsok_decoder *d = vsok_decoder_new(max);
@@ -1156,7 +1159,8 @@ static size_t run_scan(size_t max, const uint8_t *s, size_t len, const size_t *c
     size_t prev = 0, olen = 0;
     uint64_t frames = 0;
     vsok_err err = VSOK_E_AGAIN;
-    for (size_t k = 0; k <= ncuts && err != VSOK_E_MAGIC && err != VSOK_E_LENGTH && err != VSOK_E_TOO_LARGE; k++) {
+    for (size_t k = 0; k <= ncuts && err != VSOK_E_MAGIC && err != VSOK_E_LENGTH && err != VSOK_E_TOO_LARGE;
+         k++) {
         size_t end = k < ncuts ? cuts[k] : len;
         const uint8_t *p = s + prev;
         size_t n = end - prev;
@@ -1208,7 +1212,8 @@ static void assert_scan(const stream *st, const size_t *cuts, size_t ncuts, cons
     static uint8_t out[1024];
     model(st->b, st->len, st->max, &ref);
     size_t olen = run_scan(st->max, st->b, st->len, cuts, ncuts, &got, out);
-    cr_assert_eq(got.err, ref.err, "%s: error %s, want %s", what, vsok_errname(got.err), vsok_errname(ref.err));
+    cr_assert_eq(got.err, ref.err, "%s: error %s, want %s", what, vsok_errname(got.err),
+                 vsok_errname(ref.err));
     cr_assert_eq(got.err_off, ref.err_off, "%s: error offset %llu, want %llu", what,
                  (unsigned long long)got.err_off, (unsigned long long)ref.err_off);
     cr_assert_eq(got.n, ref.n, "%s: %zu frames, want %zu", what, got.n, ref.n);

@@ -5,9 +5,9 @@
 
 /* The stable names from the developers' guide, in enum order. */
 static const char *const names[VSOK_E__COUNT] = {
-    "Ok",      "InvalidMagicBytes", "MessageTooLarge", "InvalidTotalLength", "Io",
-    "Eof",     "Truncated",         "Timeout",         "OutOfMemory",        "InvalidArgument",
-    "WouldBlock", "InvalidAddress", "HandshakeFailed", "ProtocolError",
+    "Ok",         "InvalidMagicBytes", "MessageTooLarge", "InvalidTotalLength", "Io",
+    "Eof",        "Truncated",         "Timeout",         "OutOfMemory",        "InvalidArgument",
+    "WouldBlock", "InvalidAddress",    "HandshakeFailed", "ProtocolError",
 };
 
 Test(error, ok_is_zero)

@@ -26,11 +26,11 @@
 #define WAIT_MS 5000
 
 typedef enum {
-    REPLY,             /* write reply in one write, then hold until the client closes */
-    CLOSE_NO_REPLY,    /* close right after reading CONNECT */
-    REPLY_THEN_CLOSE,  /* write reply, close at once */
-    HOLD_NO_REPLY,     /* never answer; hold until the client closes */
-    REPLY_IN_TWO,      /* reply split at split_at into two writes */
+    REPLY,            /* write reply in one write, then hold until the client closes */
+    CLOSE_NO_REPLY,   /* close right after reading CONNECT */
+    REPLY_THEN_CLOSE, /* write reply, close at once */
+    HOLD_NO_REPLY,    /* never answer; hold until the client closes */
+    REPLY_IN_TWO,     /* reply split at split_at into two writes */
 } fake_mode;
 
 typedef struct {
@@ -92,19 +92,14 @@ static void *fake_main(void *arg)
     }
     f->got[f->gotn] = '\0';
     switch (f->mode) {
-    case CLOSE_NO_REPLY:
-        close(c);
-        return NULL;
+    case CLOSE_NO_REPLY: close(c); return NULL;
     case REPLY:
-    case REPLY_THEN_CLOSE:
-        f->wrote_ok = write_all(c, f->reply, f->reply_len) == 0;
-        break;
+    case REPLY_THEN_CLOSE: f->wrote_ok = write_all(c, f->reply, f->reply_len) == 0; break;
     case REPLY_IN_TWO:
         f->wrote_ok = write_all(c, f->reply, f->split_at) == 0 &&
                       write_all(c, f->reply + f->split_at, f->reply_len - f->split_at) == 0;
         break;
-    case HOLD_NO_REPLY:
-        break;
+    case HOLD_NO_REPLY: break;
     }
     if (f->mode != REPLY_THEN_CLOSE) {
         /* Keep the connection open until the client hangs up, so a client
@@ -172,8 +167,8 @@ static void expect_handshake_fails(const char *reply, size_t len)
     errno = 0;
     vsok_err e = fc_connect(&f, 5000, WAIT_MS, &fd);
     fake_stop(&f);
-    cr_assert_eq(e, VSOK_E_HANDSHAKE, "reply '%.*s' gave error %d (errno %s)", (int)len, reply,
-                 (int)e, strerror(errno));
+    cr_assert_eq(e, VSOK_E_HANDSHAKE, "reply '%.*s' gave error %d (errno %s)", (int)len, reply, (int)e,
+                 strerror(errno));
     cr_assert_eq(fd, -1);
     cr_assert_str_eq(f.got, "CONNECT 5000\n");
 }
@@ -254,20 +249,11 @@ Test(fc, reply_with_junk_in_number_is_handshake_error)
     expect_handshake_fails(REPLY_LIT("OKx5\n"));
 }
 
-Test(fc, reply_number_above_u32_is_handshake_error)
-{
-    expect_handshake_fails(REPLY_LIT("OK 4294967296\n"));
-}
+Test(fc, reply_number_above_u32_is_handshake_error) { expect_handshake_fails(REPLY_LIT("OK 4294967296\n")); }
 
-Test(fc, refusal_is_handshake_error)
-{
-    expect_handshake_fails(REPLY_LIT("NO\n"));
-}
+Test(fc, refusal_is_handshake_error) { expect_handshake_fails(REPLY_LIT("NO\n")); }
 
-Test(fc, lowercase_ok_is_handshake_error)
-{
-    expect_handshake_fails(REPLY_LIT("ok 5\n"));
-}
+Test(fc, lowercase_ok_is_handshake_error) { expect_handshake_fails(REPLY_LIT("ok 5\n")); }
 
 Test(fc, overlong_line_without_newline_fails_fast)
 {

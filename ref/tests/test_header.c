@@ -66,17 +66,14 @@ Test(header, encode_never_truncates_sizes_above_uint32_max)
 #endif
 }
 
-Test(header, encode_rejects_null_output)
-{
-    cr_assert_eq(vsok_header_encode(NULL, 5), VSOK_E_INVAL);
-}
+Test(header, encode_rejects_null_output) { cr_assert_eq(vsok_header_encode(NULL, 5), VSOK_E_INVAL); }
 
 /* ---- decode ---- */
 
 Test(header, decodes_boundary_lengths)
 {
-    static const uint32_t ok[] = {1, 2, 255, 256, 65535, 65536, 65537, VSOK_MAX_PAYLOAD - 1,
-                                  VSOK_MAX_PAYLOAD};
+    static const uint32_t ok[] = {
+        1, 2, 255, 256, 65535, 65536, 65537, VSOK_MAX_PAYLOAD - 1, VSOK_MAX_PAYLOAD};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         uint8_t h[8];
         uint32_t len = 0;
@@ -97,8 +94,7 @@ Test(header, decode_rejects_zero_length_and_reports_it)
 
 Test(header, decode_rejects_too_large_and_reports_length_as_sent)
 {
-    static const uint32_t bad[] = {VSOK_MAX_PAYLOAD + 1, 0x00200000, 0x7FFFFFFF, 0x80000000,
-                                   UINT32_MAX};
+    static const uint32_t bad[] = {VSOK_MAX_PAYLOAD + 1, 0x00200000, 0x7FFFFFFF, 0x80000000, UINT32_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t h[8];
         uint32_t len = 0;
@@ -198,7 +194,7 @@ Test(header, prefix_reports_first_wrong_magic_byte)
         const char *magic;
         size_t index;
     } cases[] = {
-        {"GET ", 0}, {"XSOK", 0}, {"VXOK", 1}, {"VSXK", 2}, {"VSOX", 3},
+        {"GET ", 0}, {"XSOK", 0}, {"VXOK", 1}, {"VSXK", 2},  {"VSOX", 3},
         {"VXOX", 1}, {"XXXX", 0}, {"VSOk", 3}, {"\0SOK", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -503,8 +503,7 @@ Test(protocol, lenprefix_wire_format_is_a_bare_be32_prefix)
     free(r.sink);
 }
 
-static int lp_read_bytes(const vsok_lenprefix *lp, const void *bytes, size_t n, uint8_t **msg,
-                         size_t *len)
+static int lp_read_bytes(const vsok_lenprefix *lp, const void *bytes, size_t n, uint8_t **msg, size_t *len)
 {
     mock m;
     mock_reader(&m, bytes, n);

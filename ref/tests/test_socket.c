@@ -56,8 +56,8 @@ static uint8_t *build_stream(const size_t *sizes, size_t n, size_t *len, size_t 
 }
 
 /* Receives n frames of s (built by build_stream) via recv or read_message. */
-static void expect_frames(vsok_socket *h, const uint8_t *s, const size_t *sizes, const size_t *offs,
-                          size_t n, int use_recv)
+static void expect_frames(vsok_socket *h, const uint8_t *s, const size_t *sizes, const size_t *offs, size_t n,
+                          int use_recv)
 {
     for (size_t i = 0; i < n; i++) {
         if (use_recv) {
@@ -214,8 +214,8 @@ Test(socket, one_read_pulls_in_many_small_messages)
 
 Test(socket, mixed_sizes_survive_every_write_pattern)
 {
-    static const size_t sizes[] = {1, 8191, 8192, 8193, 65535, 65536, 65537, 100000, 3,
-                                   VSOK_MAX_PAYLOAD, 2, 9000, 9000, 1};
+    static const size_t sizes[] = {1, 8191, 8192, 8193, 65535, 65536, 65537, 100000, 3, VSOK_MAX_PAYLOAD,
+                                   2, 9000, 9000, 1};
     enum { N = sizeof sizes / sizeof sizes[0] };
     static const size_t chunks[] = {0, 7, 4096, 8, 65536 * 3 + 5};
     size_t offs[N], len;
@@ -547,7 +547,11 @@ Test(socket, read_resumes_after_a_timeout)
     int peer;
     vsok_socket *s = open_pair(&peer);
     vsok_socket_set_timeout(s, 50);
-    cr_assert_eq(send(peer, "VSOK\0\0\0\x0a" "01234", 13, 0), 13);
+    cr_assert_eq(send(peer,
+                      "VSOK\0\0\0\x0a"
+                      "01234",
+                      13, 0),
+                 13);
     vsok_msg m;
     cr_assert_eq(vsok_socket_recv(s, &m), VSOK_E_TIMEOUT);
     cr_assert_eq(send(peer, "56789", 5, 0), 5);
@@ -654,8 +658,8 @@ static void collector_start(collector *c, int fd, size_t cap)
     cr_assert_eq(pthread_create(&c->th, NULL, collect_main, c), 0);
 }
 
-static void collector_finish(collector *c, const uint8_t *st, const size_t *sizes,
-                             const size_t *offs, size_t n)
+static void collector_finish(collector *c, const uint8_t *st, const size_t *sizes, const size_t *offs,
+                             size_t n)
 {
     cr_assert_eq(pthread_join(c->th, NULL), 0);
     cr_assert_eq(c->end, VSOK_E_EOF, "collector ended with %s", vsok_errname(c->end));

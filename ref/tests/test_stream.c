@@ -174,8 +174,8 @@ Test(stream, writev_full_without_writev_falls_back_to_write)
 
 Test(stream, writev_full_retries_eintr)
 {
-    static const mock_step w[] = {{M_EINTR, 0, 0}, {M_DATA, 6, 0}, {M_EINTR, 0, 0},
-                                  {M_EINTR, 0, 0}, {M_DATA, 1, 0}};
+    static const mock_step w[] = {
+        {M_EINTR, 0, 0}, {M_DATA, 6, 0}, {M_EINTR, 0, 0}, {M_EINTR, 0, 0}, {M_DATA, 1, 0}};
     check_writev(1, 0, w, sizeof w / sizeof w[0]);
     check_writev(0, 0, w, sizeof w / sizeof w[0]);
 }

@@ -110,10 +110,7 @@ void tu_writer_start(tu_writer *w)
     cr_assert_eq(pthread_create(&w->th, NULL, writer_main, w), 0);
 }
 
-void tu_writer_join(tu_writer *w)
-{
-    cr_assert_eq(pthread_join(w->th, NULL), 0);
-}
+void tu_writer_join(tu_writer *w) { cr_assert_eq(pthread_join(w->th, NULL), 0); }
 
 static void *reader_main(void *arg)
 {
@@ -149,15 +146,9 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-void tu_reader_start(tu_reader *r)
-{
-    cr_assert_eq(pthread_create(&r->th, NULL, reader_main, r), 0);
-}
+void tu_reader_start(tu_reader *r) { cr_assert_eq(pthread_create(&r->th, NULL, reader_main, r), 0); }
 
-void tu_reader_join(tu_reader *r)
-{
-    cr_assert_eq(pthread_join(r->th, NULL), 0);
-}
+void tu_reader_join(tu_reader *r) { cr_assert_eq(pthread_join(r->th, NULL), 0); }
 
 static atomic_int storm_received;
 
@@ -177,10 +168,7 @@ void tu_storm_install_handler(void)
     cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 }
 
-int tu_storm_received(void)
-{
-    return atomic_load(&storm_received);
-}
+int tu_storm_received(void) { return atomic_load(&storm_received); }
 
 static void *storm_main(void *arg)
 {

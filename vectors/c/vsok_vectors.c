@@ -154,7 +154,8 @@ typedef struct parser {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int perr(parser *p, const char *fmt, ...)
+static int
+perr(parser *p, const char *fmt, ...)
 {
     if (p->err && p->errlen) {
         int n = snprintf(p->err, p->errlen, "%s:%lu: ", p->path, p->line);
@@ -255,13 +256,13 @@ static int expand_spec(buf *b, char **tok, int ntok)
     }
     uint32_t arg;
     uint64_t len;
-    int kind = ntok < 1 ? 0
+    int kind = ntok < 1                         ? 0
                : strcmp(tok[0], "fill") == 0    ? 1
                : strcmp(tok[0], "counter") == 0 ? 2
                : strcmp(tok[0], "prng") == 0    ? 3
                                                 : 0;
-    if (kind == 0 || ntok < 3 || parse_u32(tok[1], &arg) || parse_u64(tok[2], &len) ||
-        len > VEC_MAX_BYTES || buf_room(b, (size_t)len))
+    if (kind == 0 || ntok < 3 || parse_u32(tok[1], &arg) || parse_u64(tok[2], &len) || len > VEC_MAX_BYTES ||
+        buf_room(b, (size_t)len))
         return -1;
     if (len == 0)
         return (kind == 3 || arg <= 255) ? 3 : -1;
@@ -358,8 +359,7 @@ static int case_finish(parser *p, vsok_vec_case *c, buf *in, buf *pl, int have_i
         if (!have_input)
             return perr(p, "case %u lacks its input line", c->id);
         if (in->len != c->input_len)
-            return perr(p, "case %u: input expands to %zu bytes, expected %zu", c->id, in->len,
-                        c->input_len);
+            return perr(p, "case %u: input expands to %zu bytes, expected %zu", c->id, in->len, c->input_len);
         vsok_vec_sha256(in->p, in->len, d);
         if (memcmp(d, c->input_sha256, 32))
             return perr(p, "case %u: expanded input does not match its sha256", c->id);
@@ -707,12 +707,9 @@ int vsok_vec_has_tag(const vsok_vec_case *c, const char *tag)
 const char *vsok_vec_end_name(vsok_vec_end end)
 {
     switch (end) {
-    case VSOK_VEC_END_HALF_CLOSE:
-        return "half-close";
-    case VSOK_VEC_END_CLOSE:
-        return "close";
-    case VSOK_VEC_END_RESET:
-        return "reset";
+    case VSOK_VEC_END_HALF_CLOSE: return "half-close";
+    case VSOK_VEC_END_CLOSE: return "close";
+    case VSOK_VEC_END_RESET: return "reset";
     }
     return "unknown";
 }

@@ -55,18 +55,18 @@ typedef struct vsok_vec_split {
 } vsok_vec_split;
 
 typedef struct vsok_vec_case {
-    uint32_t id;           /* stable: never changes meaning */
+    uint32_t id; /* stable: never changes meaning */
     vsok_vec_kind kind;
-    char group[32];        /* "boundary", "magic", ..., "encoder" */
+    char group[32]; /* "boundary", "magic", ..., "encoder" */
     char name[96];
-    char tags[256];        /* space-separated; see vsok_vec_has_tag */
-    char *description;     /* one sentence, never NULL */
+    char tags[256];    /* space-separated; see vsok_vec_has_tag */
+    char *description; /* one sentence, never NULL */
 
     /* --- decoder cases --- */
-    uint8_t *input;        /* input_len bytes (malloc'd; non-NULL even when empty) */
+    uint8_t *input; /* input_len bytes (malloc'd; non-NULL even when empty) */
     size_t input_len;
     uint8_t input_sha256[32];
-    vsok_vec_msg *msgs;    /* expected messages, in order */
+    vsok_vec_msg *msgs; /* expected messages, in order */
     size_t nmsgs;
 
     /* Both kinds: "Eof" (decoder, clean end) or "Ok" (encoder, accepted) or an
@@ -84,11 +84,11 @@ typedef struct vsok_vec_case {
     vsok_vec_end end;
 
     /* --- encoder cases --- */
-    uint64_t payload_len;  /* may exceed SIZE_MAX on 32-bit hosts (see tag size64) */
-    uint8_t *payload;      /* accepted cases: payload_len bytes; rejected: NULL (the
+    uint64_t payload_len; /* may exceed SIZE_MAX on 32-bit hosts (see tag size64) */
+    uint8_t *payload;     /* accepted cases: payload_len bytes; rejected: NULL (the
                               length is only described, never materialised) */
-    uint8_t header[8];     /* accepted cases: the exact header an encoder must produce */
-    uint64_t frame_len;    /* accepted cases: 8 + payload_len */
+    uint8_t header[8];    /* accepted cases: the exact header an encoder must produce */
+    uint64_t frame_len;   /* accepted cases: 8 + payload_len */
     uint8_t frame_sha256[32];
 } vsok_vec_case;
 

@@ -53,8 +53,8 @@ static void got_msg(outcome *o, uint64_t frame_offset, int have_offset, const ui
     if (o->bad)
         return;
     if (o->nmsgs >= c->nmsgs) {
-        cr_expect_fail("[%s] case %u %s: message %zu delivered, only %zu expected", o->path, c->id,
-                       c->name, o->nmsgs + 1, c->nmsgs);
+        cr_expect_fail("[%s] case %u %s: message %zu delivered, only %zu expected", o->path, c->id, c->name,
+                       o->nmsgs + 1, c->nmsgs);
         o->bad = 1;
         return;
     }
@@ -77,10 +77,10 @@ static void got_end(outcome *o, vsok_err err, uint64_t off, int have_offset)
     const vsok_vec_case *c = o->c;
     if (o->bad)
         return;
-    cr_expect_eq(o->nmsgs, c->nmsgs, "[%s] case %u %s: %zu messages delivered, %zu expected", o->path,
-                 c->id, c->name, o->nmsgs, c->nmsgs);
-    cr_expect_str_eq(vsok_errname(err), c->result, "[%s] case %u %s: result %s, expected %s", o->path,
-                     c->id, c->name, vsok_errname(err), c->result);
+    cr_expect_eq(o->nmsgs, c->nmsgs, "[%s] case %u %s: %zu messages delivered, %zu expected", o->path, c->id,
+                 c->name, o->nmsgs, c->nmsgs);
+    cr_expect_str_eq(vsok_errname(err), c->result, "[%s] case %u %s: result %s, expected %s", o->path, c->id,
+                     c->name, vsok_errname(err), c->result);
     if (have_offset)
         cr_expect_eq(off, c->result_offset, "[%s] case %u %s: %s at offset %llu, expected %llu", o->path,
                      c->id, c->name, vsok_errname(err), (unsigned long long)off,
@@ -592,8 +592,8 @@ static int load_text(const char *text, char *err, size_t errlen)
     return rc;
 }
 
-#define GOOD_CASE                                                                                    \
-    "case 1 decoder t one\ndesc One frame.\ntags valid\nin frame counter 0 2\n"                         \
+#define GOOD_CASE                                                               \
+    "case 1 decoder t one\ndesc One frame.\ntags valid\nin frame counter 0 2\n" \
     "input 10 %s\nmsg 0 2 %s\nresult Eof 10\nend-case\n"
 
 Test(vectors, loader_accepts_a_minimal_file_and_rejects_damage)

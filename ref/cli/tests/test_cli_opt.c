@@ -13,11 +13,14 @@
 
 #define DAY_MS (24 * 3600 * 1000LL)
 
-static const struct { const char *in; int64_t ms; int bare; } good_durations[] = {
-    {"0", 0, 1},           {"3", 3000, 1},        {"3s", 3000, 0},     {"3000ms", 3000, 0},
-    {"1.5s", 1500, 0},     {"2m", 120000, 0},     {"1h", 3600000, 0},  {"0.25", 250, 1},
-    {"1.5ms", 1, 0},       {"0ms", 0, 0},         {"0.001s", 1, 0},    {"24h", DAY_MS, 0},
-    {"007s", 7000, 0},
+static const struct {
+    const char *in;
+    int64_t ms;
+    int bare;
+} good_durations[] = {
+    {"0", 0, 1},       {"3", 3000, 1},     {"3s", 3000, 0},   {"3000ms", 3000, 0}, {"1.5s", 1500, 0},
+    {"2m", 120000, 0}, {"1h", 3600000, 0}, {"0.25", 250, 1},  {"1.5ms", 1, 0},     {"0ms", 0, 0},
+    {"0.001s", 1, 0},  {"24h", DAY_MS, 0}, {"007s", 7000, 0},
 };
 
 Test(duration, accepts_units_and_bare_seconds)
@@ -33,7 +36,9 @@ Test(duration, accepts_units_and_bare_seconds)
     }
 }
 
-static const struct { const char *in, *why; } bad_durations[] = {
+static const struct {
+    const char *in, *why;
+} bad_durations[] = {
     {"", "empty"},
     {"nan", "not a duration"},
     {"NaN", "not a duration"},
@@ -102,7 +107,12 @@ Test(count, accepts_decimal_and_hex_only_when_asked)
     cr_expect_str_eq(why, "junk 'x2a' after the number; expected an unsigned decimal number");
 }
 
-static const struct { const char *in; int hex; uint64_t max; const char *why; } bad_counts[] = {
+static const struct {
+    const char *in;
+    int hex;
+    uint64_t max;
+    const char *why;
+} bad_counts[] = {
     {"", 0, UINT64_MAX, "empty"},
     {" -1", 0, UINT64_MAX, "not a number"},
     {"-1", 0, UINT64_MAX, "not a number"},
@@ -126,11 +136,12 @@ Test(count, rejects_signs_spaces_junk_and_overflow)
     for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
         uint64_t v = 7;
         char why[200] = "";
-        int rc = cli_parse_count(bad_counts[i].in, bad_counts[i].hex, 0, bad_counts[i].max, &v, why, sizeof why);
+        int rc =
+            cli_parse_count(bad_counts[i].in, bad_counts[i].hex, 0, bad_counts[i].max, &v, why, sizeof why);
         cr_expect_eq(rc, -1, "'%s' accepted as %llu", bad_counts[i].in, (unsigned long long)v);
         cr_expect_eq(v, 7);
-        cr_expect_not_null(strstr(why, bad_counts[i].why), "'%s': reason '%s' lacks '%s'",
-                           bad_counts[i].in, why, bad_counts[i].why);
+        cr_expect_not_null(strstr(why, bad_counts[i].why), "'%s': reason '%s' lacks '%s'", bad_counts[i].in,
+                           why, bad_counts[i].why);
     }
     uint64_t v = 7;
     char why[200] = "";
@@ -140,21 +151,27 @@ Test(count, rejects_signs_spaces_junk_and_overflow)
 
 Test(size, accepts_suffixes)
 {
-    static const struct { const char *in; uint64_t v; } good[] = {
-        {"1", 1}, {"64", 64}, {"16k", 16384}, {"16K", 16384}, {"16KiB", 16384},
+    static const struct {
+        const char *in;
+        uint64_t v;
+    } good[] = {
+        {"1", 1},        {"64", 64},      {"16k", 16384},    {"16K", 16384},       {"16KiB", 16384},
         {"1m", 1048576}, {"1M", 1048576}, {"1MiB", 1048576}, {"1048576", 1048576},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         uint64_t v = 7;
         char why[200] = "";
-        cr_expect_eq(cli_parse_size(good[i].in, 1, 1048576, &v, why, sizeof why), 0, "'%s': %s", good[i].in, why);
+        cr_expect_eq(cli_parse_size(good[i].in, 1, 1048576, &v, why, sizeof why), 0, "'%s': %s", good[i].in,
+                     why);
         cr_expect_eq(v, good[i].v, "'%s' -> %llu", good[i].in, (unsigned long long)v);
     }
 }
 
 Test(size, rejects_zero_when_one_is_the_minimum_and_junk_and_overflow)
 {
-    static const struct { const char *in, *why; } bad[] = {
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
         {"0", "less than the minimum of 1 byte"},
         {"0k", "less than the minimum of 1 byte"},
         {"", "empty"},
@@ -175,7 +192,8 @@ Test(size, rejects_zero_when_one_is_the_minimum_and_junk_and_overflow)
         cr_expect_eq(cli_parse_size(bad[i].in, 1, 1048576, &v, why, sizeof why), -1, "'%s' accepted as %llu",
                      bad[i].in, (unsigned long long)v);
         cr_expect_eq(v, 7);
-        cr_expect_not_null(strstr(why, bad[i].why), "'%s': reason '%s' lacks '%s'", bad[i].in, why, bad[i].why);
+        cr_expect_not_null(strstr(why, bad[i].why), "'%s': reason '%s' lacks '%s'", bad[i].in, why,
+                           bad[i].why);
     }
 }
 

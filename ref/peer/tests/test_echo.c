@@ -70,8 +70,7 @@ static void *client_main(void *v)
         size_t len;
         vsok_err e = vsok_read_message(fd, &m, &len);
         if (e != VSOK_OK || len != n || memcmp(m, buf, n) != 0) {
-            snprintf(a->why, sizeof a->why, "echo of %zu bytes: %s len %zu", n, vsok_errname(e),
-                     e ? 0 : len);
+            snprintf(a->why, sizeof a->why, "echo of %zu bytes: %s len %zu", n, vsok_errname(e), e ? 0 : len);
             if (!e)
                 free(m);
             goto out;

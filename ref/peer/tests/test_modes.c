@@ -62,7 +62,10 @@ Test(modes, stdio_exits_1_on_protocol_error_without_echoing_it)
     cr_expect_eq(run_stdio(in, sizeof in, &out, &n), 1);
     cr_expect_eq(n, 9, "only the valid frame is echoed");
     free(out);
-    cr_expect_eq(run_stdio((const uint8_t *)"VSOK\0\0\0\x05" "ab", 10, &out, &n), 1, "truncated");
+    cr_expect_eq(run_stdio((const uint8_t *)"VSOK\0\0\0\x05"
+                                            "ab",
+                           10, &out, &n),
+                 1, "truncated");
     free(out);
 }
 
@@ -116,8 +119,8 @@ Test(modes, source_into_echo_gets_every_message_back_and_sink_counts)
     tpeer echo, sink, src;
     tunix_addr(addr, sizeof addr);
     tpeer_start(&echo, "listen", addr, NULL);
-    const char *a1[] = {"connect", "--mode", "source", "--count", "3000", "--size", "1000", "--conns", "4",
-                        echo.addr, NULL};
+    const char *a1[] = {"connect", "--mode",  "source", "--count", "3000", "--size",
+                        "1000",    "--conns", "4",      echo.addr, NULL};
     tpeer_startv(&src, 0, -1, -1, a1);
     cr_expect_eq(tpeer_wait(&src, T_IO_MS), 0);
     char *log = tpeer_log(&src);
@@ -127,7 +130,8 @@ Test(modes, source_into_echo_gets_every_message_back_and_sink_counts)
     tpeer_stop(&echo);
 
     tpeer_start(&sink, "--mode", "sink", "listen", "tcp:127.0.0.1:0", NULL);
-    const char *a2[] = {"connect", "--mode", "source", "--count", "500", "--pattern", "hello", sink.addr, NULL};
+    const char *a2[] = {"connect",   "--mode", "source",  "--count", "500",
+                        "--pattern", "hello",  sink.addr, NULL};
     tpeer_startv(&src, 0, -1, -1, a2);
     cr_expect_eq(tpeer_wait(&src, T_IO_MS), 0);
     cr_expect_eq(tpeer_stop(&sink), 0);
@@ -193,10 +197,9 @@ Test(modes, send_and_recv_over_a_listening_recv)
         n += (size_t)r;
     buf[n] = 0;
     close(out[0]);
-    cr_expect_str_eq(buf,
-                     "{\"seq\":1,\"offset\":0,\"len\":5,\"hex\":\"6669727374\",\"text\":\"first\"}\n"
-                     "{\"seq\":2,\"offset\":13,\"len\":10,\"hex\":\"7365636f6e6420227122\","
-                     "\"text\":\"second \\\"q\\\"\"}\n");
+    cr_expect_str_eq(buf, "{\"seq\":1,\"offset\":0,\"len\":5,\"hex\":\"6669727374\",\"text\":\"first\"}\n"
+                          "{\"seq\":2,\"offset\":13,\"len\":10,\"hex\":\"7365636f6e6420227122\","
+                          "\"text\":\"second \\\"q\\\"\"}\n");
 }
 
 static int run_cli(const char *const *args, char **out_log)
@@ -230,9 +233,10 @@ Test(modes, help_reads_like_a_man_page_and_exit_codes_are_distinct)
     char *o;
     const char *h[] = {"--help", NULL};
     cr_expect_eq(run_cli(h, &o), 0);
-    const char *sections[] = {"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "EXIT STATUS",
-                              "SIGNALS", "EXAMPLES", "listen ADDR", "connect ADDR", "relay LISTEN_ADDR",
-                              "stdio", "--log-format", "--ready-fd"};
+    const char *sections[] = {"NAME",         "SYNOPSIS",     "DESCRIPTION",       "COMMANDS",
+                              "OPTIONS",      "EXIT STATUS",  "SIGNALS",           "EXAMPLES",
+                              "listen ADDR",  "connect ADDR", "relay LISTEN_ADDR", "stdio",
+                              "--log-format", "--ready-fd"};
     for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
         cr_expect_not_null(strstr(o, sections[i]), "--help lacks %s", sections[i]);
     free(o);

@@ -30,7 +30,8 @@ TestSuite(outbound, .timeout = 240);
 #define KIB 1024ull
 #define R_BUF (256 * KIB)
 #define CHUNK (16 * KIB)
-static unsigned long long documented_bound(unsigned long long hw, unsigned long long p, unsigned long long frame)
+static unsigned long long documented_bound(unsigned long long hw, unsigned long long p,
+                                           unsigned long long frame)
 {
     unsigned long long q = hw + R_BUF + p + 7;
     unsigned long long k = (q + (p + 7)) / frame + 2;
@@ -104,17 +105,27 @@ static void never_reads(int tcp, size_t plen, int max_frames, const char *hw_opt
     unsigned long long bound = documented_bound(hw, VSOK_MAX_PAYLOAD, plen);
     cr_expect_gt(peak, 0);
     cr_expect_leq((unsigned long long)peak, bound,
-                  "a client that never reads made the peer hold %lld bytes, above the documented %llu", peak, bound);
-    cr_log_info("%s, %zu-byte frames, high water %llu: peak %lld bytes, documented bound %llu", tcp ? "tcp" : "unix",
-                plen, hw, peak, bound);
+                  "a client that never reads made the peer hold %lld bytes, above the documented %llu", peak,
+                  bound);
+    cr_log_info("%s, %zu-byte frames, high water %llu: peak %lld bytes, documented bound %llu",
+                tcp ? "tcp" : "unix", plen, hw, peak, bound);
     cr_expect_eq(tpeer_stop(&p), 0);
     unlink(p.log);
 }
 
 /* the measurement of issue 14: 8 x 1 MiB frames into a client that never reads */
-Test(outbound, eight_1mib_frames_unix_stay_within_the_documented_bound) { never_reads(0, 1u << 20, 8, NULL, 1u << 20); }
-Test(outbound, one_mib_frames_tcp_stay_within_the_documented_bound) { never_reads(1, 1u << 20, 256, NULL, 1u << 20); }
-Test(outbound, frames_of_64k_unix_stay_within_the_documented_bound) { never_reads(0, 65536, 512, NULL, 1u << 20); }
+Test(outbound, eight_1mib_frames_unix_stay_within_the_documented_bound)
+{
+    never_reads(0, 1u << 20, 8, NULL, 1u << 20);
+}
+Test(outbound, one_mib_frames_tcp_stay_within_the_documented_bound)
+{
+    never_reads(1, 1u << 20, 256, NULL, 1u << 20);
+}
+Test(outbound, frames_of_64k_unix_stay_within_the_documented_bound)
+{
+    never_reads(0, 65536, 512, NULL, 1u << 20);
+}
 Test(outbound, frames_of_100k_with_4m_high_water_stay_within_the_documented_bound)
 {
     never_reads(0, 100000, 512, "4M", 4u << 20);
@@ -176,7 +187,8 @@ Test(outbound, pieces_that_half_fill_chunks_stay_within_the_bound_for_any_input)
     free(st);
     unsigned long long bound = documented_bound_any(1u << 20, VSOK_MAX_PAYLOAD);
     cr_log_info("half-filled chunks: peak %lld bytes for %lld bytes queued (%lld before the small pieces), "
-                "documented bound %llu", peak, queued, before, bound);
+                "documented bound %llu",
+                peak, queued, before, bound);
     cr_expect_leq((unsigned long long)peak, bound, "peak %lld above the documented bound %llu", peak, bound);
     close(fd);
     cr_expect_eq(tpeer_stop(&p), 0);

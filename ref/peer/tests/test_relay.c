@@ -20,7 +20,7 @@
 TestSuite(relay, .timeout = 120);
 
 typedef struct setup {
-    int lfd;            /* the target's listening socket (ours) */
+    int lfd; /* the target's listening socket (ours) */
     char target[128];
     tpeer relay;
 } setup;
@@ -172,7 +172,10 @@ Test(relay, reports_a_seeded_violation_in_each_direction)
 
     /* 3: client ends inside a frame */
     pair(&s, &c, &t);
-    twrite(c, "VSOK\0\0\0\x09" "abc", 11);
+    twrite(c,
+           "VSOK\0\0\0\x09"
+           "abc",
+           11);
     shutdown(c, SHUT_WR);
     cr_expect_eq(read_to_end(t, got, cap), 11); /* forwarded as far as it went */
     close(t);
@@ -186,15 +189,17 @@ Test(relay, reports_a_seeded_violation_in_each_direction)
     cr_expect_eq(tpeer_stop(&s.relay), 0);
     char *log = tpeer_log(&s.relay);
     char want[256];
-    snprintf(want, sizeof want,
-             "\"event\":\"violation\",\"conn\":1,\"dir\":\"client-to-target\",\"error\":\"InvalidMagicBytes\","
-             "\"offset\":%zu,",
-             na + 2);
+    snprintf(
+        want, sizeof want,
+        "\"event\":\"violation\",\"conn\":1,\"dir\":\"client-to-target\",\"error\":\"InvalidMagicBytes\","
+        "\"offset\":%zu,",
+        na + 2);
     cr_expect_not_null(strstr(log, want), "missing %s in:\n%s", want, log);
-    snprintf(want, sizeof want,
-             "\"event\":\"violation\",\"conn\":2,\"dir\":\"target-to-client\",\"error\":\"InvalidTotalLength\","
-             "\"offset\":%zu,",
-             nb + 4);
+    snprintf(
+        want, sizeof want,
+        "\"event\":\"violation\",\"conn\":2,\"dir\":\"target-to-client\",\"error\":\"InvalidTotalLength\","
+        "\"offset\":%zu,",
+        nb + 4);
     cr_expect_not_null(strstr(log, want), "missing %s in:\n%s", want, log);
     cr_expect_not_null(strstr(log, "\"event\":\"violation\",\"conn\":3,\"dir\":\"client-to-target\","
                                    "\"error\":\"Truncated\",\"offset\":11,"),
@@ -214,7 +219,10 @@ Test(relay, slow_frame_is_cut_off_by_message_timeout)
     uint8_t f[9];
     tframe(f, "a", 1);
     twrite(c, f, sizeof f);
-    twrite(c, "VSOK\0\0\0\x20" "abc", 11); /* 32 announced, 3 sent, then nothing */
+    twrite(c,
+           "VSOK\0\0\0\x20"
+           "abc",
+           11); /* 32 announced, 3 sent, then nothing */
     uint8_t got[64];
     /* the target gets the whole frames and the started one as far as it
      * came, then end of stream when the timeout cuts the direction */
