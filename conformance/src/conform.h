@@ -289,7 +289,6 @@ int vc_mkdir_p(const char *dir);
 char *vc_shell_quote(const char *s);
 void *vc_xmalloc(size_t n);
 void *vc_xrealloc(void *p, size_t n);
-size_t vc_utf8_len(const unsigned char *p);
 
 /* --- fuzz mode: vsok-conform --fuzz DURATION (fuzz.c, fuzz_gen.c, fuzz_shrink.c) --- */
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_json.h"
 #include "conform.h"
 
 void vc_report_json_to(FILE *f, const vc_run *run);
@@ -444,8 +445,9 @@ int vc_html_check(const char *path, char *err, size_t errlen)
 
 static void h(FILE *f, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
-        size_t n = vc_utf8_len(p);
+    const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = p + strlen((const char *)p);
+    while (p < end) {
+        size_t n = cli_utf8_len(p, end);
         if (n == 0) {
             fputs("\xef\xbf\xbd", f); /* U+FFFD */
             p++;

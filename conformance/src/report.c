@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cli_json.h"
 #include "conform.h"
 
 static const char *nz(const char *s) { return s ? s : ""; }
@@ -224,31 +225,12 @@ void vc_json_str(FILE *f, const char *s)
         return;
     }
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = vc_utf8_len(p);
-        if (n == 0) {
-            fputs("\\ufffd", f); /* one U+FFFD per byte of an ill-formed sequence */
-            p++;
-            continue;
-        }
-        if (n > 1) {
-            fwrite(p, 1, n, f);
-            p += n;
-            continue;
-        }
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '<': fputs("\\u003c", f); break; /* never "</script>", whatever embeds it */
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-        p++;
+    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+    while (p < end) {
+        char u[6];
+        size_t ulen;
+        p += cli_json_unit(p, end, u, &ulen);
+        fwrite(u, 1, ulen, f);
     }
     fputc('"', f);
 }
@@ -371,8 +353,9 @@ int vc_report_json(const char *path, const vc_run *run)
  * UTF-8) becomes U+FFFD. */
 static void xml_str(FILE *f, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
-        size_t n = vc_utf8_len(p);
+    const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = p + strlen((const char *)p);
+    while (p < end) {
+        size_t n = cli_utf8_len(p, end);
         if (n == 0) {
             fputs("&#xFFFD;", f);
             p++;

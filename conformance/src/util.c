@@ -169,28 +169,6 @@ const char *vc_down_since(const vc_ctx *x)
     return c && c->id ? c->id : "?";
 }
 
-/* Length of the well-formed UTF-8 sequence at p (1..4), 0 when p starts an
- * ill-formed one (stray continuation, overlong, surrogate, above U+10FFFF,
- * cut short).  Reads past p[0] only while the bytes so far are valid, so a
- * NUL-terminated string is never overrun. */
-size_t vc_utf8_len(const unsigned char *p)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
-    }
-    return 0;
-}
-
 /* Was the IUT found down in a case before c?  A case that started at the
  * same time as a later one that found it down still runs (and, when it too
  * finds the IUT gone, becomes the case named), so the name does not depend

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_json.h"
+
 static int g_level = LOG_INFO;
 static int g_json;
 
@@ -85,12 +87,14 @@ static int hexval(char c)
     return -1;
 }
 
-/* A JSON string from text that may carry log_q escapes (\" \\ \xHH). */
+/* A JSON string from text that may carry log_q escapes (\" \\ \xHH):
+ * those are undone first, then the tools' one escaper (cli_json.h) writes
+ * it, so peer bytes that are not UTF-8 still make valid JSON. */
 static void put_json_str(out *o, const char *s, size_t n, int unescape)
 {
-    char tmp[8];
-    put(o, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
+    unsigned char raw[4096];
+    size_t r = 0;
+    for (size_t i = 0; i < n && r < sizeof raw; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (unescape && ch == '\\' && i + 1 < n) {
             if (s[i + 1] == 'x' && i + 3 < n && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
@@ -101,16 +105,14 @@ static void put_json_str(out *o, const char *s, size_t n, int unescape)
                 i += 1;
             }
         }
-        if (ch == '"' || ch == '\\') {
-            tmp[0] = '\\';
-            tmp[1] = (char)ch;
-            put(o, tmp, 2);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            snprintf(tmp, sizeof tmp, "\\u%04x", ch);
-            put(o, tmp, 6);
-        } else {
-            put(o, &ch, 1);
-        }
+        raw[r++] = ch;
+    }
+    put(o, "\"", 1);
+    for (const unsigned char *p = raw, *end = raw + r; p < end;) {
+        char u[6];
+        size_t ulen;
+        p += cli_json_unit(p, end, u, &ulen);
+        put(o, u, ulen);
     }
     put(o, "\"", 1);
 }

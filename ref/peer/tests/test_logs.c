@@ -86,6 +86,18 @@ Test(logs, bad_address_in_json_logs_the_parsers_sentence)
     free(log);
 }
 
+Test(logs, json_log_keeps_utf8_and_replaces_bytes_that_are_not)
+{
+    /* a well-formed address whose path holds "caf\u00e9" and a lone 0xff byte */
+    char *log;
+    const char *args[] = {"--log-format", "json", "listen", "unix:/nonexistent-vsok-dir/caf\xc3\xa9\xff.sock",
+                          NULL};
+    cr_expect_eq(run_peer(args, &log), 3);
+    cr_expect_not_null(strstr(log, "caf\xc3\xa9\\ufffd.sock"), "want caf\u00e9 then U+FFFD in:\n%s", log);
+    cr_expect_null(strchr(log, '\xff'), "a raw 0xff byte makes the line invalid JSON:\n%s", log);
+    free(log);
+}
+
 /* Sum of count= over every "refused" line. */
 static long long refused_logged(const char *log)
 {
