@@ -187,10 +187,12 @@ def t_find(a):
             if a.role.startswith("server") and "not shrunk" in (f.get("note") or ""):
                 return  # the server died: nothing left to replay against
             # the replay line reproduces it (on a live IUT)
-            # An input that ends in a reset races the IUT's last read (which of
-            # data or ECONNRESET it sees first), so it gets three tries.
+            # Some faults depend on timing as well as bytes: an input that ends
+            # in a reset races the IUT's last read (data or ECONNRESET first),
+            # a buffer-full fault needs the socket to fill while the runner
+            # reads.  A replay must reproduce it at least once in three tries.
             replay = shlex.split(f["reproducer"]["command"])
-            for _ in range(3 if "rst" in f["title"] else 1):
+            for _ in range(3):
                 p = subprocess.run(replay + ["-q"], stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, timeout=LIMIT_S)
                 print(p.stdout.decode(errors="replace").strip())
