@@ -925,7 +925,7 @@ static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const ou
     r->bytes_sent = o->sent;
     r->bytes_received = o->received;
     if (replay) {
-        r->replay = vc_printf("%s %s --timeout %d --fuzz-replay %s", opt->argv0, opt->cmdline_role,
+        r->replay = vc_printf("%s %s --timeout %dms --fuzz-replay %s", opt->argv0, opt->cmdline_role,
                               opt->timeout_ms, fz_replay);
         r->bin_path = vc_strdup(fz_replay);
         return;
@@ -955,7 +955,7 @@ static void report_finding(fuzz *F, vc_run *run, const vc_fz_input *in, const ou
     if (ok) {
         r->bin_path = bin;
         char *q = vc_shell_quote(bin);
-        r->replay = vc_printf("%s %s --timeout %d --fuzz-replay %s", opt->argv0, opt->cmdline_role,
+        r->replay = vc_printf("%s %s --timeout %dms --fuzz-replay %s", opt->argv0, opt->cmdline_role,
                               opt->timeout_ms, q);
         free(q);
         char *n2 =
