@@ -232,6 +232,14 @@ typedef struct vc_xfer {
     int64_t t_start, t_complete, t_closed, t_sent;
 } vc_xfer;
 void vc_xfer_run(vc_xfer *t);
+/* Non-blocking send/recv on fd, falling back to write/read where fd is not a
+ * socket (a pipe); -1 with errno as send/recv set it. */
+ssize_t vc_send_some(int fd, const uint8_t *p, size_t n);
+ssize_t vc_recv_some(int fd, uint8_t *p, size_t n);
+/* Bytes written but not yet read by the IUT (-1: the transport cannot say).
+ * Unix sockets and socketpairs count until the reader takes them; TCP until
+ * the peer's kernel acknowledges them, which on loopback is at once. */
+long vc_unread(int fd);
 
 /* run.c */
 void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev);

@@ -16,7 +16,7 @@
 /* per thread: --jobs runs exchanges concurrently */
 static _Thread_local uint8_t rbuf[VC_CHUNK];
 
-static ssize_t send_some(int fd, const uint8_t *p, size_t n)
+ssize_t vc_send_some(int fd, const uint8_t *p, size_t n)
 {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && errno == ENOTSOCK)
@@ -24,7 +24,7 @@ static ssize_t send_some(int fd, const uint8_t *p, size_t n)
     return w;
 }
 
-static ssize_t recv_some(int fd, uint8_t *p, size_t n)
+ssize_t vc_recv_some(int fd, uint8_t *p, size_t n)
 {
     ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
     if (r < 0 && errno == ENOTSOCK)
@@ -32,10 +32,7 @@ static ssize_t recv_some(int fd, uint8_t *p, size_t n)
     return r;
 }
 
-/* Bytes written but not yet read by the IUT (-1: the transport cannot say).
- * Unix sockets and socketpairs count until the reader takes them; TCP until
- * the peer's kernel acknowledges them, which on loopback is at once. */
-static long unread(int fd)
+long vc_unread(int fd)
 {
     int v = 0;
     return ioctl(fd, SIOCOUTQ, &v) == 0 ? v : -1;
@@ -79,7 +76,7 @@ void vc_xfer_run(vc_xfer *t)
         if (t->closed || vc_reader_settled(t->rd))
             break;
         if (observe_until) {
-            long q = unread(t->fd);
+            long q = vc_unread(t->fd);
             if (q < 0)
                 can_observe = 0;
             if (q <= 0 || now >= observe_until) {
@@ -153,7 +150,7 @@ void vc_xfer_run(vc_xfer *t)
             break;
         }
         if (may_read && !holding && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t r = recv_some(t->fd, rbuf, want);
+            ssize_t r = vc_recv_some(t->fd, rbuf, want);
             if (r > 0) {
                 vc_reader_feed(t->rd, rbuf, (size_t)r);
                 if (t->rd->state == VC_R_COMPLETE && !t->t_complete && !writing)
@@ -176,7 +173,7 @@ void vc_xfer_run(vc_xfer *t)
         }
         if (writing && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
             uint64_t boundary = next < t->nsplits ? t->splits[next].offset : t->outlen;
-            ssize_t w = send_some(t->fd, t->out + t->sent, (size_t)(boundary - t->sent));
+            ssize_t w = vc_send_some(t->fd, t->out + t->sent, (size_t)(boundary - t->sent));
             if (w > 0) {
                 t->sent += (uint64_t)w;
                 if (t->sent == boundary && next < t->nsplits) {

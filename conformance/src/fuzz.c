@@ -167,32 +167,6 @@ typedef struct xfer {
     int timed_out, write_err, io_errno, reset_sent;
 } xfer;
 
-static ssize_t send_some(int fd, const uint8_t *p, size_t n)
-{
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0 && errno == ENOTSOCK)
-        w = write(fd, p, n);
-    return w;
-}
-
-static ssize_t recv_some(int fd, uint8_t *p, size_t n)
-{
-    ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
-    if (r < 0 && errno == ENOTSOCK)
-        r = read(fd, p, n);
-    return r;
-}
-
-/* Bytes written but not yet taken by the IUT (unix sockets: not yet read;
- * TCP: not yet acknowledged); 0 when the transport cannot tell. */
-static int unread(int fd)
-{
-    int n = 0;
-    if (ioctl(fd, SIOCOUTQ, &n) != 0)
-        return 0;
-    return n;
-}
-
 static uint8_t rbuf[VC_CHUNK];
 
 static void xfer_run(xfer *t)
@@ -248,7 +222,7 @@ static void xfer_run(xfer *t)
             if (!can && ready_at < wake)
                 wake = ready_at;
             /* make the cut observable: the IUT reads the piece on its own */
-            if (can && consume_until && unread(fd) > 0) {
+            if (can && consume_until && vc_unread(fd) > 0) {
                 if (now < consume_until) {
                     can = 0;
                     fine = pacing = 1;
@@ -285,7 +259,7 @@ static void xfer_run(xfer *t)
         if (rc == 0)
             continue;
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r = recv_some(fd, rbuf, sizeof rbuf);
+            ssize_t r = vc_recv_some(fd, rbuf, sizeof rbuf);
             if (r > 0) {
                 vc_reader_feed(t->rd, rbuf, (size_t)r);
             } else if (r == 0) {
@@ -307,7 +281,7 @@ static void xfer_run(xfer *t)
                 b = t->drain_at;
             if (!hooked && (uint64_t)t->hook_at > t->sent && (uint64_t)t->hook_at < b)
                 b = (uint64_t)t->hook_at;
-            ssize_t w = send_some(fd, in->data + t->sent, (size_t)(b - t->sent));
+            ssize_t w = vc_send_some(fd, in->data + t->sent, (size_t)(b - t->sent));
             if (w > 0) {
                 t->sent += (uint64_t)w;
                 if (next < in->ncuts && t->sent == in->cuts[next].offset) {
@@ -482,7 +456,7 @@ static void second_open(void *arg)
     if (vc_iut_open(s->x, &s->c, vc_now_ms() + s->x->o->timeout_ms, &refused, err, sizeof err) != 0)
         return;
     s->open = 1;
-    (void)send_some(s->c.fd, s->frame, 20);
+    (void)vc_send_some(s->c.fd, s->frame, 20);
 }
 
 static void second_finish(second *s, int T, outcome *o)

@@ -18,16 +18,13 @@ size_t cli_utf8_len(const unsigned char *p, const unsigned char *end)
     }
     if (c >= 0xf0 && c <= 0xf4) {
         unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-                       (p[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
+        return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4
+                                                                                                        : 0;
     }
     return 0;
 }
 
-size_t cli_json_unit(const unsigned char *p, const unsigned char *end, char out[6],
-                     size_t *outlen)
+size_t cli_json_unit(const unsigned char *p, const unsigned char *end, char out[6], size_t *outlen)
 {
     size_t n = cli_utf8_len(p, end);
     if (n == 0) { /* one U+FFFD per byte of an ill-formed sequence */

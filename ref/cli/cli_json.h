@@ -18,7 +18,6 @@ size_t cli_utf8_len(const unsigned char *p, const unsigned char *end);
 /* Escapes the text unit at p (p < end) for a JSON string: writes its form to
  * out (at most 6 bytes, not NUL-terminated), sets *outlen, and returns the
  * number of input bytes it stands for (1..4). */
-size_t cli_json_unit(const unsigned char *p, const unsigned char *end, char out[6],
-                     size_t *outlen);
+size_t cli_json_unit(const unsigned char *p, const unsigned char *end, char out[6], size_t *outlen);
 
 #endif

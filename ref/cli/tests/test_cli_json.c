@@ -53,5 +53,6 @@ Test(cli_json, never_reads_past_end_of_a_cut_sequence)
     /* the first two bytes of a 3-byte sequence, then the buffer ends */
     esc("\xe2\x9c", 2, out, sizeof out);
     cr_assert_str_eq(out, "\\ufffd\\ufffd");
-    cr_assert_eq(cli_utf8_len((const unsigned char *)"\xe2\x9c\x93", (const unsigned char *)"\xe2\x9c\x93" + 2), 0);
+    cr_assert_eq(
+        cli_utf8_len((const unsigned char *)"\xe2\x9c\x93", (const unsigned char *)"\xe2\x9c\x93" + 2), 0);
 }
