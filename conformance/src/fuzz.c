@@ -169,6 +169,30 @@ typedef struct xfer {
 
 static uint8_t rbuf[VC_CHUNK];
 
+/* A reset reaches the IUT as ECONNRESET only when the runner closes with
+ * echo bytes unread, and whether one is waiting yet is a race.  Before a
+ * reset, wait (bounded) until the IUT has taken every byte sent and, when
+ * echoes are owed, the first of them is here, unread: the input then plays
+ * out the same way each time it is run, replays included. */
+static void settle_before_reset(int fd, const vc_reader *rd, int64_t until)
+{
+    for (;;) {
+        int pending = 0;
+        if (ioctl(fd, FIONREAD, &pending) != 0)
+            pending = 0;
+        int taken = vc_unread(fd) <= 0;
+        if (taken && (rd->total <= rd->received || pending > 0))
+            return;
+        int64_t left = until - vc_now_ms();
+        if (left <= 0)
+            return;
+        /* SIOCOUTQ has no event: look again in a millisecond (an echo that
+         * is already here would make POLLIN return at once) */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        (void)poll(&p, pending > 0 ? 0 : 1, 1);
+    }
+}
+
 static void xfer_run(xfer *t)
 {
     const vc_fz_input *in = t->in;
@@ -190,6 +214,7 @@ static void xfer_run(xfer *t)
             if (in->end == VC_FZ_FIN) {
                 shutdown(fd, SHUT_WR);
             } else if (in->end == VC_FZ_RST) {
+                settle_before_reset(fd, t->rd, now + consume_ms);
                 struct linger l = {1, 0};
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
                 close(fd);
