@@ -211,6 +211,25 @@ long long tfield(const char *line, const char *key)
     return strtoll(q + strlen(pat), NULL, 10);
 }
 
+int64_t tnow_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long tpeer_wait_stat(tpeer *p, const char *key, long long want)
+{
+    long long v = -1;
+    const int64_t end = tnow_ms() + T_IO_MS;
+    for (int i = 0; i < 20000 && v != want && tnow_ms() < end; i++) {
+        char *st = tpeer_stats(p);
+        v = tfield(st, key);
+        free(st);
+    }
+    return v;
+}
+
 int tconnect(const char *addr)
 {
     int fd;

@@ -33,6 +33,11 @@ char *tpeer_log(const tpeer *p);
 char *tpeer_stats(tpeer *p);
 /* Value of "key=N" in a text log line, or -1. */
 long long tfield(const char *line, const char *key);
+/* Polls the stats until key reaches want, bounded in count and by T_IO_MS;
+ * returns the last value seen (the caller asserts on it). */
+long long tpeer_wait_stat(tpeer *p, const char *key, long long want);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t tnow_ms(void);
 
 /* A blocking connection with T_IO_MS send/receive timeouts. */
 int tconnect(const char *addr);

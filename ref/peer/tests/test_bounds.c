@@ -25,12 +25,6 @@
 
 TestSuite(bounds, .timeout = 120);
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------ unaligned paced stream */
 
@@ -76,11 +70,11 @@ static void paced_unaligned(int fd, int echo_fd, int64_t run_ms)
     uint8_t *got = malloc(cap), *relay_buf = malloc(1 << 16);
     size_t sent = 0, have = 0;
     int cut = 0;
-    const int64_t start = now_ms(), stop = start + run_ms;
+    const int64_t start = tnow_ms(), stop = start + run_ms;
     int64_t next = start;
     /* bounded: at most cap / CHUNK writes, each step waits at most 10 ms */
     for (int step = 0; step < 200000 && !cut; step++) {
-        int64_t t = now_ms();
+        int64_t t = tnow_ms();
         int writing = t < stop && sent + CHUNK < cap;
         if (!writing && sent % FRAME == 0)
             break;
@@ -96,7 +90,7 @@ static void paced_unaligned(int fd, int echo_fd, int64_t run_ms)
             next += 10;
         }
         struct pollfd pf[2] = {{fd, POLLIN, 0}, {echo_fd, POLLIN, 0}};
-        int wait = (int)(next - now_ms());
+        int wait = (int)(next - tnow_ms());
         if (poll(pf, echo_fd >= 0 ? 2 : 1, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
             cr_assert_fail("poll: %s", strerror(errno));
         if ((pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && drain_into(fd, got, &have, cap) != 0)
@@ -110,7 +104,7 @@ static void paced_unaligned(int fd, int echo_fd, int64_t run_ms)
         }
     }
     cr_expect_not(cut, "the peer cut a correct client after %zu of its bytes", sent);
-    cr_expect_geq(now_ms() - start, run_ms, "the stream ended before its run time");
+    cr_expect_geq(tnow_ms() - start, run_ms, "the stream ended before its run time");
     /* the echo of everything sent, then a clean end */
     shutdown(fd, SHUT_WR);
     for (int i = 0; i < 10000 && have < sent && !cut; i++) {
@@ -235,18 +229,10 @@ static long vm_rss_kib(pid_t pid)
     return kib;
 }
 
-/* Polls the peer's stats until bytes_in reaches want (bounded in count and
- * by T_IO_MS: a connection retried after a full accept queue is late). */
+/* A connection retried after a full accept queue is late: wait for the bytes. */
 static void wait_bytes_in(tpeer *p, long long want)
 {
-    long long in = -1;
-    const int64_t end = now_ms() + T_IO_MS;
-    for (int i = 0; i < 20000 && in < want && now_ms() < end; i++) {
-        char *st = tpeer_stats(p);
-        in = tfield(st, "bytes_in");
-        free(st);
-    }
-    cr_assert_eq(in, want, "the peer did not receive every byte");
+    cr_assert_eq(tpeer_wait_stat(p, "bytes_in", want), want, "the peer did not receive every byte");
 }
 
 /* 1,000 connections each announce 1 MiB, send 1 payload byte, and later one

@@ -459,9 +459,13 @@ Test(echo, out_of_descriptors_refuses_cleanly_and_recovers)
     cr_expect_gt(refused, 0, "40 connections fit in 32 descriptors?");
     for (int i = 0; i < N; i++)
         close(fds[i]);
-    /* descriptors back: served again (the peer notices the closes first) */
+    /* descriptors back: once the peer has seen the closes (a connection that
+     * races them is refused, and one behind a paused accept waits for the
+     * sweep), it serves again */
+    cr_assert_eq(tpeer_wait_stat(&p, "active", 0), 0, "the peer did not see the closes");
     int ok = 0;
-    for (int tries = 0; tries < 100 && !ok; tries++) {
+    const int64_t end = tnow_ms() + T_IO_MS;
+    for (int tries = 0; tries < 100 && !ok && tnow_ms() < end; tries++) {
         int fd = tconnect(p.addr);
         uint8_t *m;
         size_t n;
