@@ -25,7 +25,6 @@
 
 TestSuite(bounds, .timeout = 120);
 
-
 /* ------------------------------------------------ unaligned paced stream */
 
 enum { PAY = 16001, FRAME = VSOK_HEADER_SIZE + PAY, CHUNK = 4096, NFRAMES = 400 };
