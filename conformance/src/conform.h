@@ -236,6 +236,11 @@ void vc_xfer_run(vc_xfer *t);
  * socket (a pipe); -1 with errno as send/recv set it. */
 ssize_t vc_send_some(int fd, const uint8_t *p, size_t n);
 ssize_t vc_recv_some(int fd, uint8_t *p, size_t n);
+/* One non-blocking read of at most n bytes into buf, fed to rd.  Returns the
+ * bytes fed (0: none were waiting).  A close sets *closed (1 FIN, 2 reset or
+ * transport error, the latter also in *io_errno) and ends rd with
+ * vc_reader_eof: an early close is a verdict of its own, not a timeout. */
+size_t vc_recv_feed(int fd, vc_reader *rd, uint8_t *buf, size_t n, int *closed, int *io_errno);
 /* Bytes written but not yet read by the IUT (-1: the transport cannot say).
  * Unix sockets and socketpairs count until the reader takes them; TCP until
  * the peer's kernel acknowledges them, which on loopback is at once. */
@@ -261,6 +266,11 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev);
 int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len);
 
 /* report.c */
+/* Markup text and attribute values (XML and HTML): <>&"' escaped, valid UTF-8
+ * passed through, what XML 1.0 cannot hold at all (control characters,
+ * ill-formed UTF-8) as U+FFFD; newline and tab kept as they are with
+ * keep_ws, else as character references (kept in attribute values too). */
+void vc_markup_put(FILE *f, const char *s, int keep_ws);
 typedef struct vc_run {
     const vc_opts *o;
     vc_result *results;
@@ -291,6 +301,10 @@ uint64_t vc_hash(const char *s, uint64_t seed);
 char *vc_strdup(const char *s);
 char *vc_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vc_fill(uint8_t *p, size_t n, uint64_t seed);
+/* The frame of payload p (n bytes, 1..VSOK_MAX_PAYLOAD) written at f, which
+ * holds 8 + n bytes; returns 8 + n.  The valid frames the runner sends are
+ * encoded by the library; the invalid ones are made by hand in cases.c. */
+size_t vc_frame_put(uint8_t *f, const void *p, size_t n);
 void vc_sleep_ms(int ms);
 int64_t vc_now_ms(void);
 int vc_mkdir_p(const char *dir);

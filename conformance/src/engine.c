@@ -32,6 +32,26 @@ ssize_t vc_recv_some(int fd, uint8_t *p, size_t n)
     return r;
 }
 
+size_t vc_recv_feed(int fd, vc_reader *rd, uint8_t *buf, size_t n, int *closed, int *io_errno)
+{
+    ssize_t r = vc_recv_some(fd, buf, n);
+    if (r > 0) {
+        vc_reader_feed(rd, buf, (size_t)r);
+        return (size_t)r;
+    }
+    if (r == 0) {
+        *closed = 1;
+    } else if (errno == ECONNRESET || errno == EPIPE) {
+        *closed = 2;
+    } else if (errno != EAGAIN && errno != EINTR) {
+        *io_errno = errno;
+        *closed = 2;
+    }
+    if (*closed)
+        vc_reader_eof(rd);
+    return 0;
+}
+
 long vc_unread(int fd)
 {
     int v = 0;
@@ -150,23 +170,10 @@ void vc_xfer_run(vc_xfer *t)
             break;
         }
         if (may_read && !holding && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t r = vc_recv_some(t->fd, rbuf, want);
-            if (r > 0) {
-                vc_reader_feed(t->rd, rbuf, (size_t)r);
-                if (t->rd->state == VC_R_COMPLETE && !t->t_complete && !writing)
-                    t->t_complete = vc_now_ms();
-            } else if (r == 0) {
-                t->closed = 1;
-            } else if (errno == ECONNRESET || errno == EPIPE) {
-                t->closed = 2;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                t->io_errno = errno;
-                t->closed = 2;
-            }
+            if (vc_recv_feed(t->fd, t->rd, rbuf, want, &t->closed, &t->io_errno) &&
+                t->rd->state == VC_R_COMPLETE && !t->t_complete && !writing)
+                t->t_complete = vc_now_ms();
             if (t->closed) {
-                /* An early close is a verdict of its own (SHORT), not a
-                 * timeout: it is what an IUT rejecting valid input does. */
-                vc_reader_eof(t->rd);
                 t->t_closed = vc_now_ms();
                 break;
             }

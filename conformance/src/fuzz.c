@@ -284,21 +284,9 @@ static void xfer_run(xfer *t)
         if (rc == 0)
             continue;
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r = vc_recv_some(fd, rbuf, sizeof rbuf);
-            if (r > 0) {
-                vc_reader_feed(t->rd, rbuf, (size_t)r);
-            } else if (r == 0) {
-                t->closed = 1;
-            } else if (errno == ECONNRESET || errno == EPIPE) {
-                t->closed = 2;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                t->io_errno = errno;
-                t->closed = 2;
-            }
-            if (t->closed) {
-                vc_reader_eof(t->rd);
+            vc_recv_feed(fd, t->rd, rbuf, sizeof rbuf, &t->closed, &t->io_errno);
+            if (t->closed)
                 return;
-            }
         }
         if (writing && (p.revents & (POLLOUT | POLLERR | POLLHUP)) && (p.events & POLLOUT)) {
             uint64_t b = next < in->ncuts ? in->cuts[next].offset : in->len;
@@ -476,8 +464,9 @@ static void second_open(void *arg)
     second *s = arg;
     int refused;
     char err[256];
-    memcpy(s->frame, "VSOK\0\0\0\x20", 8);
-    vc_fill(s->frame + 8, 32, 0x5eed);
+    uint8_t p[32];
+    vc_fill(p, sizeof p, 0x5eed);
+    vc_frame_put(s->frame, p, sizeof p);
     if (vc_iut_open(s->x, &s->c, vc_now_ms() + s->x->o->timeout_ms, &refused, err, sizeof err) != 0)
         return;
     s->open = 1;

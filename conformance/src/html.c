@@ -445,33 +445,7 @@ int vc_html_check(const char *path, char *err, size_t errlen)
 
 static void h(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = p + strlen((const char *)p);
-    while (p < end) {
-        size_t n = cli_utf8_len(p, end);
-        if (n == 0) {
-            fputs("\xef\xbf\xbd", f); /* U+FFFD */
-            p++;
-            continue;
-        }
-        if (n > 1) {
-            fwrite(p, 1, n, f);
-            p += n;
-            continue;
-        }
-        switch (*p) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default:
-            if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
-                fputs("\xef\xbf\xbd", f);
-            else
-                fputc(*p, f);
-        }
-        p++;
-    }
+    vc_markup_put(f, s, 1);
 }
 
 static const char head[] =

@@ -399,10 +399,7 @@ static int probe_once(vc_ctx *x, int timeout_ms, char *why, size_t len)
     if (vc_iut_open(x, &c, deadline, &refused, why, len) != 0)
         return VC_PROBE_GONE;
     uint8_t frame[8 + sizeof msg - 1];
-    memcpy(frame, "VSOK", 4);
-    frame[4] = frame[5] = frame[6] = 0;
-    frame[7] = (uint8_t)span.len;
-    memcpy(frame + 8, msg, span.len);
+    vc_frame_put(frame, msg, span.len);
     vc_reader rd;
     vc_reader_init(&rd, &span, 1);
     vc_xfer t = {.fd = c.fd,

@@ -348,10 +348,7 @@ int vc_report_json(const char *path, const vc_run *run)
     return fclose(f);
 }
 
-/* XML text and attribute values: markup escaped, valid UTF-8 passed
- * through; what XML 1.0 cannot hold at all (control characters, ill-formed
- * UTF-8) becomes U+FFFD. */
-static void xml_str(FILE *f, const char *s)
+void vc_markup_put(FILE *f, const char *s, int keep_ws)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = p + strlen((const char *)p);
     while (p < end) {
@@ -371,8 +368,9 @@ static void xml_str(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
-        case '\n': fputs("&#10;", f); break; /* kept in attribute values too */
-        case '\t': fputs("&#9;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        case '\n': fputs(keep_ws ? "\n" : "&#10;", f); break;
+        case '\t': fputs(keep_ws ? "\t" : "&#9;", f); break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 fputs("&#xFFFD;", f);
@@ -381,6 +379,12 @@ static void xml_str(FILE *f, const char *s)
         }
         p++;
     }
+}
+
+/* XML text and attribute values: a newline is kept in attribute values too. */
+static void xml_str(FILE *f, const char *s)
+{
+    vc_markup_put(f, s, 0);
 }
 
 /* JUnit XML as the Jenkins/Ant schema (junit-4.xsd) has it: testsuites

@@ -440,9 +440,7 @@ static void run_stall_others(vc_ctx *x, vc_result *res, vc_result *prev)
     static const uint8_t msg[] = "served while another connection stalls";
     vc_span span = {msg, sizeof msg - 1};
     uint8_t frame[8 + sizeof msg - 1];
-    memcpy(frame, "VSOK\0\0\0", 7);
-    frame[7] = (uint8_t)span.len;
-    memcpy(frame + 8, msg, span.len);
+    vc_frame_put(frame, msg, span.len);
     vc_reader rd;
     vc_reader_init(&rd, &span, 1);
     vc_xfer t = {.fd = b.fd,
@@ -503,7 +501,8 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
     char err[512];
     static const uint8_t warm[] = "warm";
     vc_span span = {warm, 4};
-    uint8_t frame[12] = {'V', 'S', 'O', 'K', 0, 0, 0, 4, 'w', 'a', 'r', 'm'};
+    uint8_t frame[12];
+    vc_frame_put(frame, warm, 4);
     for (; open < k; open++) {
         if (vc_iut_open(x, &conn[open], deadline(x), &refused, err, sizeof err) != 0) {
             for (int i = 0; i < open; i++)
@@ -669,16 +668,6 @@ static int step(int fd, const uint8_t *out, size_t n, const vc_span *span, int64
     return STEP_WRONG;
 }
 
-static void frame_of(uint8_t *f, const uint8_t *p, uint32_t n)
-{
-    memcpy(f, "VSOK", 4);
-    f[4] = (uint8_t)(n >> 24);
-    f[5] = (uint8_t)(n >> 16);
-    f[6] = (uint8_t)(n >> 8);
-    f[7] = (uint8_t)n;
-    memcpy(f + 8, p, n);
-}
-
 /* Three connections open at the same time: A stops inside a frame, B
  * between frames, C sends a bad magic and is closed.  Then A and B carry on
  * and must be served exactly as if C had never existed. */
@@ -690,9 +679,9 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
     vc_fill(pb1, NB, 12);
     vc_fill(pb2, NB, 13);
     uint8_t fa[8 + NA], fb1[8 + NB], fb2[8 + NB];
-    frame_of(fa, pa, NA);
-    frame_of(fb1, pb1, NB);
-    frame_of(fb2, pb2, NB);
+    vc_frame_put(fa, pa, NA);
+    vc_frame_put(fb1, pb1, NB);
+    vc_frame_put(fb2, pb2, NB);
     vc_span sa = {pa, NA}, sb1 = {pb1, NB}, sb2 = {pb2, NB};
     static const uint8_t bad[] = "XSOK\0\0\0\x05hello";
     vc_conn a, b, cc;
