@@ -443,10 +443,7 @@ int vc_html_check(const char *path, char *err, size_t errlen)
 
 /* --- the page --- */
 
-static void h(FILE *f, const char *s)
-{
-    vc_markup_put(f, s, 1);
-}
+static void h(FILE *f, const char *s) { vc_markup_put(f, s, 1); }
 
 static const char head[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"

@@ -382,10 +382,7 @@ void vc_markup_put(FILE *f, const char *s, int keep_ws)
 }
 
 /* XML text and attribute values: a newline is kept in attribute values too. */
-static void xml_str(FILE *f, const char *s)
-{
-    vc_markup_put(f, s, 0);
-}
+static void xml_str(FILE *f, const char *s) { vc_markup_put(f, s, 0); }
 
 /* JUnit XML as the Jenkins/Ant schema (junit-4.xsd) has it: testsuites
  * carries name, tests, failures, errors, time; testsuite adds skipped,
