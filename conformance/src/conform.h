@@ -187,6 +187,16 @@ int vc_iut_start(vc_ctx *x, char *err, size_t errlen);
 /* SIGINT/SIGTERM/SIGHUP kill the spawned process groups, then the runner. */
 void vc_iut_signals(void);
 void vc_iut_stop(vc_ctx *x);
+/* Client role, --spawn with {addr}: can each concurrent case listen on an
+ * address of its own (tcp, unix, vsock listen address)?  Only then can the
+ * runner tell which incoming connection belongs to which case. */
+int vc_iut_slots_possible(const vc_ctx *x);
+/* Gives the calling worker thread a listening socket of its own next to the
+ * run's (same kind and host; an ephemeral port, or the path with ".N"), used
+ * by every case the thread runs; slot 0 keeps the run's.  0 on success; -1
+ * with a sentence in err (the worker then takes no case). */
+int vc_iut_slot_open(vc_ctx *x, int slot, char *err, size_t errlen);
+void vc_iut_slot_close(void);
 /* 0 on success; -1 with a sentence in err.  *refused set when the IUT is
  * simply not there (connection refused, no such socket, no client). */
 int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen);

@@ -161,6 +161,74 @@ int vc_iut_start(vc_ctx *x, char *err, size_t errlen)
     return 0;
 }
 
+/* The worker thread's own listener (client role, concurrent spawned
+ * clients); -1: the run's. */
+static _Thread_local int slot_fd = -1;
+static _Thread_local char slot_text[sizeof((vc_ctx *)0)->listen_text];
+
+static int listen_fd(const vc_ctx *x) { return slot_fd >= 0 ? slot_fd : x->listen_fd; }
+
+static const char *listen_text(const vc_ctx *x) { return slot_fd >= 0 ? slot_text : x->listen_text; }
+
+int vc_iut_slots_possible(const vc_ctx *x)
+{
+    vsok_addr a;
+    if (x->o->role != VC_ROLE_CLIENT || !x->o->spawn || !strstr(x->o->spawn, "{addr}"))
+        return 0;
+    if (vsok_addr_parse(&a, x->listen_text, NULL, 0) != VSOK_OK)
+        return 0;
+    return a.kind == VSOK_ADDR_TCP || a.kind == VSOK_ADDR_VSOCK ||
+           (a.kind == VSOK_ADDR_UNIX && strlen(a.path) + 6 < sizeof a.path);
+}
+
+static void unlink_unix(const char *text)
+{
+    if (strncmp(text, "unix:", 5) == 0 && text[5] != '@')
+        unlink(text + 5);
+}
+
+int vc_iut_slot_open(vc_ctx *x, int slot, char *err, size_t errlen)
+{
+    if (slot == 0)
+        return 0;
+    vsok_addr a;
+    char text[sizeof slot_text];
+    if (vsok_addr_parse(&a, x->listen_text, err, errlen) != VSOK_OK)
+        return -1;
+    if (a.kind == VSOK_ADDR_TCP)
+        a.port = 0;
+    else if (a.kind == VSOK_ADDR_VSOCK)
+        a.port = UINT32_MAX; /* VMADDR_PORT_ANY: the kernel picks one */
+    else {
+        size_t n = strlen(a.path);
+        snprintf(a.path + n, sizeof a.path - n, ".%d", slot);
+    }
+    if (vsok_addr_format(&a, text, sizeof text) < 0) {
+        snprintf(err, errlen, "cannot format a listen address for job %d", slot);
+        return -1;
+    }
+    int fd = -1;
+    if (vsok_listen(text, 16, &fd, err, errlen) != VSOK_OK) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
+        return -1;
+    }
+    set_nonblock(fd);
+    if (vsok_addr_from_fd(fd, 0, &a) != VSOK_OK || vsok_addr_format(&a, slot_text, sizeof slot_text) < 0)
+        snprintf(slot_text, sizeof slot_text, "%s", text);
+    slot_fd = fd;
+    return 0;
+}
+
+void vc_iut_slot_close(void)
+{
+    if (slot_fd < 0)
+        return;
+    close(slot_fd);
+    slot_fd = -1;
+    unlink_unix(slot_text);
+}
+
 void vc_iut_stop(vc_ctx *x)
 {
     if (x->pending_fd >= 0)
@@ -168,8 +236,8 @@ void vc_iut_stop(vc_ctx *x)
     if (x->listen_fd >= 0)
         close(x->listen_fd);
     x->pending_fd = x->listen_fd = -1;
-    if (x->o->role == VC_ROLE_CLIENT && strncmp(x->listen_text, "unix:", 5) == 0 && x->listen_text[5] != '@')
-        unlink(x->listen_text + 5);
+    if (x->o->role == VC_ROLE_CLIENT)
+        unlink_unix(x->listen_text);
 }
 
 /* The address a spawned client connects to: the listen address, with a
@@ -178,8 +246,8 @@ void vc_iut_stop(vc_ctx *x)
 static void connect_text(const vc_ctx *x, char *buf, size_t len)
 {
     vsok_addr a;
-    snprintf(buf, len, "%s", x->listen_text);
-    if (vsok_addr_parse(&a, x->listen_text, NULL, 0) != VSOK_OK)
+    snprintf(buf, len, "%s", listen_text(x));
+    if (vsok_addr_parse(&a, listen_text(x), NULL, 0) != VSOK_OK)
         return;
     if (a.kind == VSOK_ADDR_VSOCK && a.cid == VSOK_CID_ANY)
         a.cid = VSOK_CID_LOCAL;
@@ -222,10 +290,10 @@ static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, 
         int64_t now = vc_now_ms();
         if (now >= deadline) {
             *refused = 1;
-            snprintf(err, errlen, "no client connected to %s within the timeout", x->listen_text);
+            snprintf(err, errlen, "no client connected to %s within the timeout", listen_text(x));
             return -1;
         }
-        struct pollfd p = {.fd = x->listen_fd, .events = POLLIN};
+        struct pollfd p = {.fd = listen_fd(x), .events = POLLIN};
         int slice = (int)(deadline - now);
         if (c->pid > 0 && slice > 10)
             slice = 10; /* notice a spawned client that died without connecting */
@@ -235,7 +303,7 @@ static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, 
             return -1;
         }
         if (rc > 0) {
-            int fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            int fd = accept4(listen_fd(x), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (fd >= 0) {
                 c->fd = fd;
                 return 0;
@@ -318,7 +386,7 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
     for (int attempt = 0; attempt < 2; attempt++) {
         /* A connection left in the backlog by an earlier, killed client
          * would be taken for this case's client: drop it first. */
-        for (int fd; (fd = accept4(x->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;)
+        for (int fd; (fd = accept4(listen_fd(x), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;)
             close(fd);
         char *cmd = spawn_command(x);
         c->pid = spawn(cmd, -1, o->verbose);

@@ -60,7 +60,7 @@ static void usage(FILE *f)
         "  --budget T       whole-run time limit, whole seconds: 600, 10m, 1h (default 10m):\n"
         "                   later cases SKIP\n"
         "  --jobs N         cases run at the same time (default: the number of online cores;\n"
-        "                   the client role runs one at a time)\n"
+        "                   the client role: only with --spawn and {addr})\n"
         "  --iut-pid PID    the server's process id, for the memory check on tcp: targets\n"
         "  --color WHEN     auto, always or never    -v verbose (every case, IUT stderr)\n"
         "  --strict         NON-STRICT (robustness) verdicts also make the exit status 1\n"
@@ -230,8 +230,11 @@ static int preflight(vc_ctx *x, char *err, size_t errlen)
  *     is pinned on a hostile case and never fails a valid exchange that
  *     happened to run at the same time;
  *   - exec role: everything else (each case is a process of its own);
- *   - client role: one at a time (connections to the one listening socket
- *     cannot be matched to cases).
+ *   - client role: as the exec role when each case spawns its own client
+ *     with {addr} and the listen address can be multiplied (each worker then
+ *     listens on an address of its own, so a connection belongs to the
+ *     worker's case); otherwise one at a time (connections to the one
+ *     listening socket cannot be matched to cases).
  * When the IUT is found down, the earliest case that found it is named
  * (vc_mark_down); later cases that ran at the same time and did not pass are
  * not trusted and become SKIP naming it.
@@ -268,6 +271,8 @@ typedef struct vc_sched {
     FILE *out;
     int tty_progress;
     size_t counts[VC_NVERDICTS]; /* committed so far */
+    int slots;                   /* client role: workers given a listener (vc_iut_slot_open) */
+    char *slot_err;              /* why a worker's listener failed (the first one) */
 } vc_sched;
 
 static int case_class(const vc_opts *o, const vc_case *c)
@@ -382,6 +387,20 @@ static void *worker(void *arg)
     vc_sched *s = arg;
     const vc_opts *o = s->x->o;
     pthread_mutex_lock(&s->mu);
+    if (o->role == VC_ROLE_CLIENT) {
+        int slot = s->slots++;
+        char err[512] = "";
+        pthread_mutex_unlock(&s->mu);
+        int rc = vc_iut_slot_open(s->x, slot, err, sizeof err);
+        pthread_mutex_lock(&s->mu);
+        if (rc != 0) {
+            /* fewer jobs, not a failed run: slot 0 (the run's listener) always works */
+            if (!s->slot_err)
+                s->slot_err = vc_printf("job %d: %s", slot, err);
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+    }
     while (s->next < s->n) {
         size_t i = s->next;
         vc_case *c = s->sel[i];
@@ -423,6 +442,7 @@ static void *worker(void *arg)
         pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
+    vc_iut_slot_close();
     return NULL;
 }
 
@@ -488,6 +508,11 @@ static char *run_all(vc_ctx *x, vc_run *run, vc_case **sel, size_t nsel, FILE *o
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     free(th);
+    if (s.slot_err) {
+        if (!o->quiet)
+            fprintf(stderr, "vsok-conform: warning: fewer concurrent cases than --jobs: %s\n", s.slot_err);
+        free(s.slot_err);
+    }
     free(s.state);
     pthread_cond_destroy(&s.cv);
     pthread_mutex_destroy(&s.mu);
@@ -738,8 +763,6 @@ int main(int argc, char **argv)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         o.jobs = cores < 1 ? 1 : cores > 64 ? 64 : (int)cores;
     }
-    if (o.role == VC_ROLE_CLIENT)
-        o.jobs = 1;
     o.cmdline_role = role_args(&o);
     o.argv0 = vc_shell_quote(argv[0]);
     if (o.color < 0)
@@ -751,6 +774,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsok-conform: %s\n", err);
         goto done;
     }
+    if (o.role == VC_ROLE_CLIENT && !vc_iut_slots_possible(&x))
+        o.jobs = 1; /* one listening socket: its connections cannot be matched to cases */
     FILE *out = stdout;
     if (!o.tap && !o.quiet) {
         fprintf(out, "vsok-conform 0.1.0: %zu cases, role %s, target %s\n", nsel, vc_role_name(o.role),

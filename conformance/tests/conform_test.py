@@ -362,14 +362,17 @@ def strip_timing(rep):
 
 def t_jobs_identical(tmp):
     # full suite, vectors included, against a correct IUT: --jobs 4 and
-    # --jobs 1 give the same results in the same order (exec and server role)
+    # --jobs 1 give the same results in the same order (exec, server, and the
+    # client role with a client spawned per case on a listener per job)
     srv = peer_server("unix:" + os.path.join(tmp, "peer.sock"))
+    client = ["--role", "client", "--listen", "unix:" + os.path.join(tmp, "c.sock"),
+              "--spawn", shlex.quote(A.peer) + " -qq connect {addr}"]
     try:
-        for target in ("exec:" + shlex.quote(A.peer) + " -qq stdio", srv.addr):
+        for args in (["--target", "exec:" + shlex.quote(A.peer) + " -qq stdio"], ["--target", srv.addr], client):
+            target = " ".join(args)
             got = {}
             for jobs in ("1", "4"):
-                rc, rep, text = conform(["--target", target, "--seed", "5", "--timeout", PEER_T,
-                                         "--jobs", jobs], tmp)
+                rc, rep, text = conform(args + ["--seed", "5", "--timeout", PEER_T, "--jobs", jobs], tmp)
                 check(rc == 0, "--jobs %s against %s: exit %d\n%s" % (jobs, target, rc, text[-2000:]))
                 check(rep["jobs"] == int(jobs), "the report says jobs %s" % rep["jobs"])
                 check(rep["summary"]["total"] > 500, "vector cases missing: %s" % rep["summary"])
@@ -381,6 +384,13 @@ def t_jobs_identical(tmp):
             print("ok: %s identical under --jobs 1 and 4" % target)
     finally:
         srv.stop()
+    # a client that always connects to the same address: its connections
+    # cannot be matched to cases, so they run one at a time
+    fixed = "unix:" + os.path.join(tmp, "fixed.sock")
+    rc, rep, text = conform(["--role", "client", "--listen", fixed, "--spawn",
+                             shlex.quote(A.peer) + " -qq connect " + shlex.quote(fixed), "--jobs", "4",
+                             "--pick", "echo.size.*", "--timeout", PEER_T], tmp)
+    check(rc == 0 and rep["jobs"] == 1, "fixed-address client: exit %d, jobs %s\n%s" % (rc, rep["jobs"], text[-2000:]))
     rc, _, text = conform(["--target", "unix:/x", "--jobs", "0", "--vectors", "none"], tmp)
     check(rc == 2 and "--jobs" in text, "--jobs 0 must be refused: %d %s" % (rc, text))
     rc, _, text = conform(["--target", "unix:/x", "--jobs", "2x", "--vectors", "none"], tmp)
