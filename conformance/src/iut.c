@@ -302,8 +302,9 @@ static vsok_err wait_connected(int fd, int64_t deadline)
  * tick (about 160 KB/s under qemu) and a correct IUT times out (issue 14).
  * Set before connect, the SYN offers the small window, so the segments fit
  * it.  Connects as vsok_connect does (the library's resolution, non-blocking
- * connect bounded by the deadline, TCP_NODELAY).  Returns a non-blocking fd
- * or -1 with errno set and *e the error. */
+ * connect bounded by the deadline, TCP_NODELAY), but to the first resolved
+ * address only, as vsok-peer's relay does.  Returns a non-blocking fd or -1
+ * with errno set and *e the error. */
 static int connect_tcp_rcvbuf(const vsok_addr *a, int64_t deadline, int rcvbuf, vsok_err *e)
 {
     struct sockaddr_storage ss;
