@@ -200,6 +200,14 @@ void vc_iut_slot_close(void);
 /* 0 on success; -1 with a sentence in err.  *refused set when the IUT is
  * simply not there (connection refused, no such socket, no client). */
 int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen);
+/* vc_iut_open with a receive buffer of rcvbuf bytes (0: the default), the
+ * slow reader's.  On a TCP target (server role) it is set before connect(2),
+ * so the window is small from the SYN on; set after the handshake, a small
+ * buffer makes Linux senders crawl on their persist timer (issue 14).
+ * Elsewhere it is set after the open: in the client role the connection is
+ * accepted already, so a TCP client IUT can still see that crawl. */
+int vc_iut_open_rcvbuf(vc_ctx *x, vc_conn *c, int64_t deadline, int rcvbuf, int *refused, char *err,
+                       size_t errlen);
 /* Closes the runner's side and reaps a spawned process (bounded). */
 void vc_iut_close(vc_ctx *x, vc_conn *c);
 /* Describes how a spawned process ended when it crashed (signal other than

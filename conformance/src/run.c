@@ -32,10 +32,11 @@ static void skip(vc_result *r, char *why)
     set(&r->note, why);
 }
 
-#define SHORT_WAIT_MS 150   /* the close wait after 3 missed closes */
-#define SHORTER_WAIT_MS 50  /* and after 10 */
-#define RESET_SETTLE_MS 300 /* server role: how long a reset may take to kill the IUT */
-#define SLOW_READER_MS 300  /* back-pressure cases read nothing for this long */
+#define SHORT_WAIT_MS 150        /* the close wait after 3 missed closes */
+#define SHORTER_WAIT_MS 50       /* and after 10 */
+#define RESET_SETTLE_MS 300      /* server role: how long a reset may take to kill the IUT */
+#define SLOW_READER_MS 300       /* back-pressure cases read nothing for this long */
+#define SLOW_READER_RCVBUF 16384 /* and have this receive buffer */
 
 static int64_t deadline(vc_ctx *x) { return vc_now_ms() + x->o->timeout_ms; }
 
@@ -320,18 +321,16 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
     vc_conn conn;
     int refused;
     char err[512];
-    if (vc_iut_open(x, &conn, deadline(x), &refused, err, sizeof err) != 0) {
+    /* The slow reader: a small receive buffer (TCP honours it for its
+     * window, from the SYN on; unix sockets are bounded by the IUT's send
+     * buffer anyway) plus a late start of reading: the IUT's writes must
+     * block or come back short, whatever the transport's buffers would
+     * otherwise absorb. */
+    if (vc_iut_open_rcvbuf(x, &conn, deadline(x), c->slow_reader ? SLOW_READER_RCVBUF : 0, &refused, err,
+                           sizeof err) != 0) {
         free(splits);
         open_failed(x, res, prev, refused, err);
         return;
-    }
-    if (c->slow_reader) {
-        /* A small receive buffer (TCP honours it for its window; unix
-         * sockets are bounded by the IUT's send buffer anyway) plus a late
-         * start of reading: the IUT's writes must block or come back short,
-         * whatever the transport's buffers would otherwise absorb. */
-        int small = 16384;
-        (void)setsockopt(conn.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     }
     vc_reader rd;
     vc_reader_init(&rd, c->owed, c->nowed);
