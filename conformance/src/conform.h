@@ -204,8 +204,9 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
  * slow reader's.  On a TCP target (server role) it is set before connect(2),
  * so the window is small from the SYN on; set after the handshake, a small
  * buffer makes Linux senders crawl on their persist timer (issue 14).
- * Elsewhere it is set after the open: in the client role the connection is
- * accepted already, so a TCP client IUT can still see that crawl. */
+ * Elsewhere it is set after the open, except on a TCP connection accepted in
+ * the client role (past its handshake: it keeps its buffer, and the late
+ * start of reading alone pushes back on the client). */
 int vc_iut_open_rcvbuf(vc_ctx *x, vc_conn *c, int64_t deadline, int rcvbuf, int *refused, char *err,
                        size_t errlen);
 /* Closes the runner's side and reaps a spawned process (bounded). */

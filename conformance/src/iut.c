@@ -330,77 +330,15 @@ static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, 
     }
 }
 
-/* Waits until the non-blocking connect on fd completes, up to deadline. */
-static vsok_err wait_connected(int fd, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - vc_now_ms();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return VSOK_E_TIMEOUT;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return VSOK_E_IO;
-        if (n == 0)
-            continue; /* the deadline check above ends it */
-        int e = 0;
-        socklen_t len = sizeof e;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
-            return VSOK_E_IO;
-        if (e) {
-            errno = e;
-            return VSOK_E_IO;
-        }
-        return VSOK_OK;
-    }
-}
-
-/* A TCP connection to the IUT whose receive buffer is rcvbuf bytes from its
- * SYN on.  tcp(7): on a connection the buffer size must be set before
- * connect(2) to take effect; set after it, it does harm: the window shrinks
- * below what the IUT has already seen.  Linux's sender caps its segments at half the largest window
+/* The slow reader's buffer on a TCP target is set before connect(2).  tcp(7):
+ * set after it, it does harm: the window shrinks below what the IUT has
+ * already seen.  Linux's sender caps its segments at half the largest window
  * the peer ever offered and sends nothing while one does not fit (sender-side
  * silly window avoidance) except the zero-window probe of its persist
  * timer.  With 16 KiB set after the handshake, a 6.1 kernel offers a 16 KiB
  * window against 32 KiB segments: the echoes crawl at one probe per timer
  * tick (about 160 KB/s under qemu) and a correct IUT times out (issue 14).
- * Set before connect, the SYN offers the small window, so the segments fit
- * it.  Connects as vsok_connect does (the library's resolution, non-blocking
- * connect bounded by the deadline, TCP_NODELAY), but to the first resolved
- * address only, as vsok-peer's relay does.  Returns a non-blocking fd or -1
- * with errno set and *e the error. */
-static int connect_tcp_rcvbuf(const vsok_addr *a, int64_t deadline, int rcvbuf, vsok_err *e)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
-    if ((*e = vsok_addr_sockaddr(a, &ss, &sl)) != VSOK_OK)
-        return -1;
-    int one = 1;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
-    *e = VSOK_E_IO;
-    if (fd < 0)
-        return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0) {
-        if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
-            *e = VSOK_OK;
-        else if (errno == EINPROGRESS)
-            *e = wait_connected(fd, deadline);
-    }
-    if (*e == VSOK_OK && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-        *e = VSOK_E_IO;
-    if (*e != VSOK_OK) {
-        int en = errno;
-        close(fd);
-        errno = en;
-        return -1;
-    }
-    return fd;
-}
-
+ * Set before connect, the SYN offers the small window, so the segments fit. */
 int vc_iut_open_rcvbuf(vc_ctx *x, vc_conn *c, int64_t deadline, int rcvbuf, int *refused, char *err,
                        size_t errlen)
 {
@@ -408,21 +346,30 @@ int vc_iut_open_rcvbuf(vc_ctx *x, vc_conn *c, int64_t deadline, int rcvbuf, int 
     if (rcvbuf <= 0 || x->o->role != VC_ROLE_SERVER ||
         vsok_addr_parse(&a, x->o->target, NULL, 0) != VSOK_OK || a.kind != VSOK_ADDR_TCP) {
         /* unix: bounded by the IUT's send buffer anyway; vsock: its buffer
-         * is SO_VM_SOCKETS_BUFFER_SIZE and the credit it grants, not this;
-         * client role: the connection is accepted already (see conform.h) */
+         * is SO_VM_SOCKETS_BUFFER_SIZE and the credit it grants, not this.
+         * A TCP connection accepted in the client role is past its
+         * handshake: shrinking it now would make a correct client crawl,
+         * so it keeps its buffer and the late start of reading alone
+         * pushes back. */
         if (vc_iut_open(x, c, deadline, refused, err, errlen) != 0)
             return -1;
-        if (rcvbuf > 0)
+        int proto = 0;
+        socklen_t pl = sizeof proto;
+        if (rcvbuf > 0 &&
+            !(getsockopt(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP))
             (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
         return 0;
     }
     memset(c, 0, sizeof *c);
     c->pid = -1;
     *refused = 0;
-    vsok_err e;
-    c->fd = connect_tcp_rcvbuf(&a, deadline, rcvbuf, &e);
-    if (c->fd >= 0)
+    int64_t left = deadline - vc_now_ms();
+    vsok_sockopts so = {.rcvbuf = rcvbuf};
+    vsok_err e = vsok_addr_connect_opts(&a, &so, left > 0 ? (int)left : 1, &c->fd);
+    if (e == VSOK_OK) {
+        set_nonblock(c->fd);
         return 0;
+    }
     int en = errno;
     *refused = e == VSOK_E_TIMEOUT || (e == VSOK_E_IO && (en == ECONNREFUSED || en == ECONNRESET));
     char why[300];

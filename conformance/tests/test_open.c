@@ -103,3 +103,48 @@ Test(iut_open, slow_reader_connect_to_nothing_is_refused_with_the_reason)
     cr_assert(refused, "a refused connection marks the IUT as not there");
     cr_assert(strstr(err, target) && strstr(err, "refused"), "error names target and reason: %s", err);
 }
+
+/* A TCP connection the runner accepts (client role) is past its handshake:
+ * the slow reader must not shrink its buffer then (the client would crawl),
+ * it pushes back by reading late.  A unix one gets the small buffer. */
+static int client_rcvbuf(const char *listen)
+{
+    vc_opts o;
+    memset(&o, 0, sizeof o);
+    o.role = VC_ROLE_CLIENT;
+    o.listen = listen;
+    o.timeout_ms = 5000;
+    vc_ctx x;
+    memset(&x, 0, sizeof x);
+    x.o = &o;
+    char err[512] = "";
+    cr_assert_eq(vc_iut_start(&x, err, sizeof err), 0, "listen: %s", err);
+    int cfd = -1;
+    cr_assert_eq(vsok_connect(x.listen_text, 5000, &cfd, err, sizeof err), VSOK_OK, "connect: %s", err);
+    vc_conn c;
+    int refused = 0;
+    cr_assert_eq(vc_iut_open_rcvbuf(&x, &c, vc_now_ms() + 5000, SMALL, &refused, err, sizeof err), 0,
+                 "accept: %s", err);
+    int v = 0;
+    socklen_t vl = sizeof v;
+    cr_assert_eq(getsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &v, &vl), 0);
+    close(c.fd);
+    close(cfd);
+    vc_iut_stop(&x);
+    return v;
+}
+
+Test(iut_open, slow_reader_does_not_shrink_an_accepted_tcp_connection)
+{
+    int v = client_rcvbuf("tcp:127.0.0.1:0");
+    cr_assert_gt(v, 2 * SMALL, "the accepted TCP connection's buffer was shrunk to %d after its handshake",
+                 v);
+}
+
+Test(iut_open, slow_reader_shrinks_an_accepted_unix_connection)
+{
+    char path[64];
+    snprintf(path, sizeof path, "unix:@vsok-test-open-%d", (int)getpid());
+    int v = client_rcvbuf(path);
+    cr_assert_leq(v, 2 * SMALL, "the accepted unix connection kept a %d-byte buffer", v);
+}

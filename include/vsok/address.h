@@ -72,6 +72,21 @@ VSOK_API int vsok_addr_format(const vsok_addr *a, char *buf, size_t len);
  * for fd: addresses (use them directly). */
 VSOK_API vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_out);
 
+/* Socket options that only take effect when set before connect(2): tcp(7)
+ * says so of the buffer sizes, which fix the window offered in the SYN; a
+ * TCP receive buffer shrunk after the handshake makes Linux senders crawl
+ * on their persist timer.  0 leaves the kernel's default. */
+typedef struct vsok_sockopts {
+    int rcvbuf; /* SO_RCVBUF, bytes */
+    int sndbuf; /* SO_SNDBUF, bytes */
+} vsok_sockopts;
+
+/* vsok_addr_connect with so applied to the socket before it connects (so
+ * may be NULL: the same as vsok_addr_connect).  A negative size is
+ * VSOK_E_INVAL; a failing setsockopt VSOK_E_IO with errno kept. */
+VSOK_API vsok_err vsok_addr_connect_opts(const vsok_addr *a, const vsok_sockopts *so, int timeout_ms,
+                                         int *fd_out);
+
 /* Creates a listening socket for a (SO_REUSEADDR for TCP; a stale Unix socket
  * file is replaced).  fd:N is returned as is.  The fd is non-blocking and
  * close-on-exec. */

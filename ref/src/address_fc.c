@@ -110,10 +110,10 @@ static vsok_err fc_read_ok(int fd, int64_t deadline)
     return VSOK_OK;
 }
 
-vsok_err vsok__fc_connect(const vsok_addr *a, int64_t deadline, int *fd_out)
+vsok_err vsok__fc_connect(const vsok_addr *a, const vsok_sockopts *so, int64_t deadline, int *fd_out)
 {
     int fd = -1;
-    vsok_err e = vsok__connect_unix(a->path, 0, deadline, &fd);
+    vsok_err e = vsok__connect_unix(a->path, 0, so, deadline, &fd);
     if (e)
         return e;
     char req[32];

@@ -22,13 +22,15 @@ typedef enum { NUM_OK, NUM_EMPTY, NUM_SIGN, NUM_NOT_DECIMAL, NUM_JUNK, NUM_RANGE
 num_status vsok__parse_decimal(const char *p, size_t n, uint64_t max, uint64_t *out, size_t *junk_at);
 
 /* Connects a Unix stream socket to path (abstract: the name without its
- * leading NUL) before deadline (absolute, vsok_now_ms clock; -1 = none).
- * Returns a connected, blocking fd (address_socket.c). */
-vsok_err vsok__connect_unix(const char *path, int abstract, int64_t deadline, int *fd_out);
+ * leading NUL) before deadline (absolute, vsok_now_ms clock; -1 = none),
+ * with so (may be NULL) set first.  Returns a connected, blocking fd
+ * (address_socket.c). */
+vsok_err vsok__connect_unix(const char *path, int abstract, const vsok_sockopts *so, int64_t deadline,
+                            int *fd_out);
 
 /* Connects to a Firecracker hybrid vsock address and runs the CONNECT
  * handshake before deadline (address_fc.c). */
-vsok_err vsok__fc_connect(const vsok_addr *a, int64_t deadline, int *fd_out);
+vsok_err vsok__fc_connect(const vsok_addr *a, const vsok_sockopts *so, int64_t deadline, int *fd_out);
 
 static inline void vsok__close_keep_errno(int fd)
 {

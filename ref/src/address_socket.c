@@ -49,14 +49,28 @@ static vsok_err set_blocking(int fd, int blocking)
 /* ------------------------------------------------------------------------ */
 /* Connecting                                                                */
 
+/* so on a socket not yet connected. */
+static vsok_err apply_opts(int fd, const vsok_sockopts *so)
+{
+    if (so && so->rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &so->rcvbuf, sizeof so->rcvbuf) < 0)
+        return VSOK_E_IO;
+    if (so && so->sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &so->sndbuf, sizeof so->sndbuf) < 0)
+        return VSOK_E_IO;
+    return VSOK_OK;
+}
+
 /* Non-blocking connect + poll: the only portable way to bound a TCP or vsock
  * connect.  Returns a connected, still non-blocking fd. */
 static vsok_err connect_nonblocking(int family, int proto, const struct sockaddr *sa, socklen_t salen,
-                                    int64_t deadline, int *fd_out)
+                                    const vsok_sockopts *so, int64_t deadline, int *fd_out)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
     if (fd < 0)
         return VSOK_E_IO;
+    if (apply_opts(fd, so) != VSOK_OK) {
+        vsok__close_keep_errno(fd);
+        return VSOK_E_IO;
+    }
     if (connect(fd, sa, salen) < 0) {
         /* EINTR on a non-blocking connect still leaves the attempt running
          * in the kernel, exactly like EINPROGRESS. */
@@ -104,13 +118,18 @@ static socklen_t fill_unix(struct sockaddr_un *sun, const char *path, int abstra
  * backlog full it fails at once with EAGAIN, which poll cannot wait for.  A
  * blocking connect bounded by SO_SNDTIMEO does wait for backlog room, and
  * reports the expiry as EAGAIN.  Returns a connected, blocking fd. */
-vsok_err vsok__connect_unix(const char *path, int abstract, int64_t deadline, int *fd_out)
+vsok_err vsok__connect_unix(const char *path, int abstract, const vsok_sockopts *so, int64_t deadline,
+                            int *fd_out)
 {
     struct sockaddr_un sun;
     socklen_t sl = fill_unix(&sun, path, abstract);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return VSOK_E_IO;
+    if (apply_opts(fd, so) != VSOK_OK) {
+        vsok__close_keep_errno(fd);
+        return VSOK_E_IO;
+    }
     for (;;) {
         if (deadline >= 0) {
             int left = remaining_ms(deadline);
@@ -181,7 +200,7 @@ static vsok_err resolve_tcp(const vsok_addr *a, int passive, struct addrinfo **r
     return rc ? resolve_error(rc) : VSOK_OK;
 }
 
-static vsok_err connect_tcp(const vsok_addr *a, int64_t deadline, int *fd_out)
+static vsok_err connect_tcp(const vsok_addr *a, const vsok_sockopts *so, int64_t deadline, int *fd_out)
 {
     struct addrinfo *res = NULL;
     vsok_err e = resolve_tcp(a, 0, &res);
@@ -193,7 +212,8 @@ static vsok_err connect_tcp(const vsok_addr *a, int64_t deadline, int *fd_out)
      * within the one shared deadline. */
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         int fd = -1;
-        e = connect_nonblocking(ai->ai_family, ai->ai_protocol, ai->ai_addr, ai->ai_addrlen, deadline, &fd);
+        e = connect_nonblocking(ai->ai_family, ai->ai_protocol, ai->ai_addr, ai->ai_addrlen, so, deadline,
+                                &fd);
         if (e == VSOK_OK) {
             /* Small request/response messages must not wait for Nagle. */
             int one = 1;
@@ -223,11 +243,11 @@ static socklen_t fill_vsock(struct sockaddr_vm *svm, const vsok_addr *a)
     return sizeof(*svm);
 }
 
-static vsok_err connect_vsock(const vsok_addr *a, int64_t deadline, int *fd_out)
+static vsok_err connect_vsock(const vsok_addr *a, const vsok_sockopts *so, int64_t deadline, int *fd_out)
 {
     struct sockaddr_vm svm;
     socklen_t sl = fill_vsock(&svm, a);
-    return connect_nonblocking(AF_VSOCK, 0, (struct sockaddr *)&svm, sl, deadline, fd_out);
+    return connect_nonblocking(AF_VSOCK, 0, (struct sockaddr *)&svm, sl, so, deadline, fd_out);
 }
 
 vsok_err vsok_addr_accept(int listen_fd, int timeout_ms, int *fd_out)
@@ -282,17 +302,24 @@ vsok_err vsok_addr_sockaddr(const vsok_addr *a, struct sockaddr_storage *ss, soc
 
 vsok_err vsok_addr_connect(const vsok_addr *a, int timeout_ms, int *fd_out)
 {
-    if (!a || !fd_out)
+    return vsok_addr_connect_opts(a, NULL, timeout_ms, fd_out);
+}
+
+vsok_err vsok_addr_connect_opts(const vsok_addr *a, const vsok_sockopts *so, int timeout_ms, int *fd_out)
+{
+    if (!fd_out)
         return VSOK_E_INVAL;
     *fd_out = -1;
+    if (!a || (so && (so->rcvbuf < 0 || so->sndbuf < 0)))
+        return VSOK_E_INVAL;
     int64_t deadline = timeout_ms < 0 ? -1 : vsok_now_ms() + timeout_ms;
     int fd = -1;
     vsok_err e;
     switch (a->kind) {
-    case VSOK_ADDR_VSOCK: e = connect_vsock(a, deadline, &fd); break;
-    case VSOK_ADDR_UNIX: e = vsok__connect_unix(a->path, a->abstract, deadline, &fd); break;
-    case VSOK_ADDR_TCP: e = connect_tcp(a, deadline, &fd); break;
-    case VSOK_ADDR_FC: e = vsok__fc_connect(a, deadline, &fd); break;
+    case VSOK_ADDR_VSOCK: e = connect_vsock(a, so, deadline, &fd); break;
+    case VSOK_ADDR_UNIX: e = vsok__connect_unix(a->path, a->abstract, so, deadline, &fd); break;
+    case VSOK_ADDR_TCP: e = connect_tcp(a, so, deadline, &fd); break;
+    case VSOK_ADDR_FC: e = vsok__fc_connect(a, so, deadline, &fd); break;
     case VSOK_ADDR_FD:
     default: errno = EINVAL; return VSOK_E_INVAL;
     }

@@ -660,6 +660,38 @@ Test(tcp, connect_to_closed_port_is_io_econnrefused)
     close(holder);
 }
 
+/* The buffer sizes are set on the socket before it connects (the window
+ * the SYN offers is conformance/tests/test_open.c's concern). */
+Test(tcp, connect_opts_set_the_buffers_before_the_handshake)
+{
+    vsok_addr a, b;
+    int lfd = -1, fd = -1, afd = -1;
+    char text[64];
+    cr_assert_eq(vsok_addr_parse(&a, "tcp:127.0.0.1:0", NULL, 0), VSOK_OK);
+    cr_assert_eq(vsok_addr_listen(&a, 4, &lfd), VSOK_OK);
+    cr_assert_eq(vsok_addr_from_fd(lfd, 0, &b), VSOK_OK);
+    cr_assert_gt(vsok_addr_format(&b, text, sizeof text), 0);
+    vsok_sockopts so = {.rcvbuf = 8192, .sndbuf = 16384};
+    cr_assert_eq(vsok_addr_connect_opts(&b, &so, WAIT_MS, &fd), VSOK_OK, "%s", strerror(errno));
+    cr_assert_eq(vsok_addr_accept(lfd, WAIT_MS, &afd), VSOK_OK);
+    int v = 0;
+    socklen_t vl = sizeof v;
+    cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &vl), 0);
+    cr_expect_eq(v, 2 * 8192, "SO_RCVBUF %d (the kernel doubles what was set)", v);
+    cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &vl), 0);
+    cr_expect_eq(v, 2 * 16384, "SO_SNDBUF %d", v);
+    int nodelay = 0;
+    vl = sizeof nodelay;
+    cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &vl), 0);
+    cr_expect(nodelay, "TCP_NODELAY as vsok_addr_connect sets it");
+    close(afd);
+    close(fd);
+    close(lfd);
+    vsok_sockopts bad = {.rcvbuf = -1};
+    cr_expect_eq(vsok_addr_connect_opts(&b, &bad, WAIT_MS, &fd), VSOK_E_INVAL);
+    cr_expect_eq(fd, -1);
+}
+
 Test(tcp, listen_on_busy_port_is_io_eaddrinuse)
 {
     int lfd = -1, lfd2 = -1;
