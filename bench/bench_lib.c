@@ -28,13 +28,9 @@
 #define BIG_WRITE (256 * 1024)
 
 typedef enum { RAW, RAW_ONE, RAW_BIG, NAIVE, LIB, LIB_BATCH, LIB_BATCH_RECV, MODES } mode_t_;
-static const char *mode_name[MODES] = {"a  raw <= 64K per write",
-                                       "a1 raw 1 write per message",
-                                       "a' raw 256K",
-                                       "b  naive",
-                                       "c  vsok",
-                                       "d  vsok batch writer",
-                                       "e  vsok batch + vsok reader"};
+static const char *mode_name[MODES] = {
+    "a  raw <= 64K per write", "a1 raw 1 write per message", "a' raw 256K", "b  naive", "c  vsok",
+    "d  vsok batch writer",    "e  vsok batch + vsok reader"};
 
 typedef struct {
     mode_t_ mode;
@@ -93,7 +89,8 @@ static int read_all(int fd, void *buf, size_t len)
  * the socket has to carry too). */
 static size_t wire_bytes(const job *j)
 {
-    return j->mode == RAW || j->mode == RAW_ONE ? j->size * j->count : (j->size + VSOK_HEADER_SIZE) * j->count;
+    return j->mode == RAW || j->mode == RAW_ONE ? j->size * j->count
+                                                : (j->size + VSOK_HEADER_SIZE) * j->count;
 }
 
 static void send_all(job *j);
