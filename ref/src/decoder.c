@@ -11,8 +11,10 @@
 #include "vsok/decoder.h"
 
 #define MIN_ALLOC VSOK_DECODER_MIN_BUF
-/* How far ahead of the frame handed out the fast path prefetches. */
-#define PREFETCH_AHEAD 1024
+/* How far ahead of the frame handed out the fast path prefetches: 4 KiB
+ * (measured on 64 B frames from a 64 MiB stream: 1 KiB and 2 KiB came
+ * later than needed; two lines per frame of 72 B keep ahead of the walk). */
+#define PREFETCH_AHEAD 4096
 
 vsok_err vsok_decoder_open(vsok_decoder **out, size_t max_payload)
 {
