@@ -27,9 +27,21 @@
 
 #define BIG_WRITE (256 * 1024)
 
-typedef enum { RAW, RAW_ONE, RAW_BIG, COALESCE, NAIVE, LIB, LIB_BATCH, LIB_BATCH_RECV, MODES } mode_t_;
+typedef enum {
+    RAW,
+    RAW_ONE,
+    RAW_WIRE,
+    RAW_BIG,
+    COALESCE,
+    NAIVE,
+    LIB,
+    LIB_BATCH,
+    LIB_BATCH_RECV,
+    MODES
+} mode_t_;
 static const char *mode_name[MODES] = {"a  raw <= 64K per write",
                                        "a1 raw 1 write per message",
+                                       "aw raw, c's write sizes",
                                        "a' raw 256K",
                                        "d0 inline coalescer",
                                        "b  naive",
@@ -128,6 +140,18 @@ static void send_all(job *j)
                 j->failed = write_all(j->fd, j->payload + off, n) != 0;
             }
         break;
+    case RAW_WIRE: /* c's writes without the framing: size + 8 bytes, split as c splits */
+        for (size_t i = 0; i < j->count && !j->failed; i++) {
+            size_t len = j->size + VSOK_HEADER_SIZE;
+            size_t first =
+                len < VSOK_CHUNK_SIZE + VSOK_HEADER_SIZE ? len : VSOK_CHUNK_SIZE + VSOK_HEADER_SIZE;
+            j->failed = write_all(j->fd, j->payload, first) != 0;
+            for (size_t off = first; off < len && !j->failed; off += VSOK_CHUNK_SIZE) {
+                size_t n = len - off < VSOK_CHUNK_SIZE ? len - off : VSOK_CHUNK_SIZE;
+                j->failed = write_all(j->fd, j->payload + off - VSOK_HEADER_SIZE, n) != 0;
+            }
+        }
+        break;
     case RAW_ONE:
         for (size_t i = 0; i < j->count && !j->failed; i++)
             j->failed = write_all(j->fd, j->payload, j->size) != 0;
@@ -198,8 +222,8 @@ static void receive(job *j)
 {
     size_t total = wire_bytes(j);
     /* d reads like a and a': it measures the batched writer alone. */
-    if (j->mode == RAW || j->mode == RAW_ONE || j->mode == RAW_BIG || j->mode == COALESCE ||
-        j->mode == LIB_BATCH) {
+    if (j->mode == RAW || j->mode == RAW_ONE || j->mode == RAW_WIRE || j->mode == RAW_BIG ||
+        j->mode == COALESCE || j->mode == LIB_BATCH) {
         uint8_t *buf = malloc(BIG_WRITE);
         for (size_t got = 0; got < total;) {
             ssize_t n = read(j->fd, buf, BIG_WRITE);
@@ -425,6 +449,7 @@ int main(int argc, char **argv)
     /* Per size, every repetition runs each mode once, the starting mode
      * rotating, so a burst of outside load hits all modes alike; a ratio is
      * taken within one repetition and the spread is over repetitions. */
+    spread cw[4], cw_cpu[4];
     spread ca[4], da[4], ca_cpu[4], da_cpu[4], ea[4], ea_cpu[4], c1[4], c1_cpu[4], d0[4], d0_cpu[4], dd0[4],
         dd0_cpu[4];
     for (size_t k = 0; k < 4; k++) {
@@ -441,6 +466,7 @@ int main(int argc, char **argv)
         double wall[MODES][MAX_REPS], cpu[MODES][MAX_REPS];
         double r_ca[MAX_REPS], r_da[MAX_REPS], r_ca_cpu[MAX_REPS], r_da_cpu[MAX_REPS];
         double r_ea[MAX_REPS], r_ea_cpu[MAX_REPS], r_c1[MAX_REPS], r_c1_cpu[MAX_REPS];
+        double r_cw[MAX_REPS], r_cw_cpu[MAX_REPS];
         double r_d0[MAX_REPS], r_d0_cpu[MAX_REPS], r_dd0[MAX_REPS], r_dd0_cpu[MAX_REPS];
         /* Up to 64 KiB a1 is a: one write per message either way. */
         int has_one = size > VSOK_CHUNK_SIZE;
@@ -462,6 +488,8 @@ int main(int argc, char **argv)
             r_da_cpu[r] = cpu[RAW_BIG][r] / cpu[LIB_BATCH][r];
             r_ea[r] = wall[RAW_BIG][r] / wall[LIB_BATCH_RECV][r];
             r_ea_cpu[r] = cpu[RAW_BIG][r] / cpu[LIB_BATCH_RECV][r];
+            r_cw[r] = wall[RAW_WIRE][r] / wall[LIB][r];
+            r_cw_cpu[r] = cpu[RAW_WIRE][r] / cpu[LIB][r];
             r_d0[r] = wall[RAW_BIG][r] / wall[COALESCE][r];
             r_d0_cpu[r] = cpu[RAW_BIG][r] / cpu[COALESCE][r];
             r_dd0[r] = wall[COALESCE][r] / wall[LIB_BATCH][r];
@@ -482,6 +510,8 @@ int main(int argc, char **argv)
         da_cpu[k] = spread_of(r_da_cpu, reps);
         ea[k] = spread_of(r_ea, reps);
         ea_cpu[k] = spread_of(r_ea_cpu, reps);
+        cw[k] = spread_of(r_cw, reps);
+        cw_cpu[k] = spread_of(r_cw_cpu, reps);
         d0[k] = spread_of(r_d0, reps);
         d0_cpu[k] = spread_of(r_d0_cpu, reps);
         dd0[k] = spread_of(r_dd0, reps);
@@ -510,6 +540,13 @@ int main(int argc, char **argv)
     /* For reference: against one raw write per message, which the writer
      * rule forbids a VSOK writer above 64 KiB. */
     print_spread("c/a1 1048576", c1[3], 0, &c1_cpu[3]);
+    /* For reference: against raw writes of c's sizes (8 bytes more each):
+     * what the library costs beyond the bytes the header adds. */
+    for (size_t k = 1; k < 4; k++) {
+        char what[32];
+        snprintf(what, sizeof(what), "c/aw %zu", sizes[k]);
+        print_spread(what, cw[k], 0, &cw_cpu[k]);
+    }
     for (size_t k = 1; k < 4; k++) {
         char what[32];
         snprintf(what, sizeof(what), "d/a' %zu", sizes[k]);
