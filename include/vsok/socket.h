@@ -75,9 +75,12 @@ VSOK_API vsok_err vsok_socket_recv(vsok_socket *s, vsok_msg *msg);
 VSOK_API vsok_err vsok_socket_write_message(vsok_socket *s, const void *msg, size_t len);
 
 /* Batched write path: queue copies small messages into the handle's output
- * buffer (flushing by itself when it fills); flush sends what is queued in as
- * few system calls as possible.  Large messages (>= VSOK_CHUNK_SIZE) bypass
- * the copy. */
+ * buffer (256 KiB; flushing by itself when it fills), so msg may be reused as
+ * soon as queue returns; flush sends what is queued in one write per buffer
+ * (short writes and EAGAIN are retried up to the deadline).  Large messages
+ * (>= VSOK_CHUNK_SIZE) flush the queue and bypass the copy.  When a flush
+ * fails (also the one queue does by itself) part of the queue may have gone
+ * out: the rest is dropped, never resent, and the stream should be closed. */
 VSOK_API vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len);
 VSOK_API vsok_err vsok_socket_flush(vsok_socket *s);
 

@@ -11,6 +11,10 @@
 #include "vsok/decoder.h"
 
 #define MIN_ALLOC VSOK_DECODER_MIN_BUF
+/* How far ahead of the frame handed out the fast path prefetches: 4 KiB
+ * (measured on 64 B frames from a 64 MiB stream: 1 KiB and 2 KiB came
+ * later than needed; two lines per frame of 72 B keep ahead of the walk). */
+#define PREFETCH_AHEAD 4096
 
 vsok_err vsok_decoder_open(vsok_decoder **out, size_t max_payload)
 {
@@ -138,6 +142,15 @@ vsok_err vsok_decoder_feed(vsok_decoder *d, const uint8_t *buf, size_t len, size
         size_t whole = vsok__decoder_whole(d, buf, len, msg);
         if (whole > 0) {
             *consumed = whole;
+            /* The caller walks buf frame by frame, each header found from
+             * the last length: a chain of loads the hardware cannot run
+             * ahead of.  Asking now for the lines a few frames on (inside
+             * buf only) lets a stream that is not in cache arrive while the
+             * frames before it are handed out. */
+            if (len >= whole + PREFETCH_AHEAD + 128) {
+                __builtin_prefetch(buf + whole + PREFETCH_AHEAD);
+                __builtin_prefetch(buf + whole + PREFETCH_AHEAD + 64);
+            }
             return VSOK_OK;
         }
     }

@@ -739,6 +739,105 @@ Test(socket, queue_flushes_by_itself_when_full)
     vsok_socket_close(s);
 }
 
+Test(socket, queue_copies_every_small_length_byte_exact)
+{
+    /* Every length through each copy the queue uses (1-3, 4-7, 8-15,
+     * 16-31, 32-64, 65-128 bytes inline, larger by memcpy), each payload a
+     * different pattern, twice over so that lengths also follow each other
+     * in descending order.  Each payload sits in a block of exactly its
+     * size (ASan sees any read past it) that is scribbled over and freed as
+     * soon as queue returns: the caller may reuse it then. */
+    enum { MAXLEN = 300, N = 2 * MAXLEN };
+    static size_t sizes[N], offs[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = i < MAXLEN ? 1 + i : N - i;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    for (size_t i = 0; i < N; i++) {
+        uint8_t *p = malloc(sizes[i]);
+        cr_assert_not_null(p);
+        memcpy(p, st + offs[i] + 8, sizes[i]);
+        cr_assert_eq(vsok_socket_queue(s, p, sizes[i]), VSOK_OK, "message %zu", i);
+        memset(p, 0xA5, sizes[i]);
+        free(p);
+    }
+    cr_assert_eq(tu_pending(peer), 0, "queued messages went out before flush");
+    cr_assert_eq(vsok_socket_flush(s), VSOK_OK);
+    cr_assert_eq(tu_pending(peer), len);
+    uint8_t *raw = malloc(len);
+    cr_assert_not_null(raw);
+    cr_assert_eq(recv(peer, raw, len, MSG_WAITALL), (ssize_t)len);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(memcmp(raw + offs[i], st + offs[i], 8 + sizes[i]), 0, "message %zu (%zu bytes)", i,
+                     sizes[i]);
+    free(raw);
+    free(st);
+    vsok_socket_close(s);
+    close(peer);
+}
+
+Test(socket, queue_survives_partial_writes_and_eagain_on_tiny_buffers)
+{
+    /* A queue of 256 KiB meets a send buffer of a few KiB on a non-blocking
+     * fd: every flush (the ones queue does by itself when full, and the
+     * last) is many short writes and EAGAINs, waited out with poll. */
+    enum { N = 12000 }; /* about 900 KB of small messages */
+    static size_t sizes[N], offs[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = 1 + (i * 13) % 140;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    tu_tiny_buffers(vsok_socket_fd(s));
+    tu_tiny_buffers(peer);
+    vsok_socket_set_timeout(s, 30000); /* bounds each flush; makes the fd non-blocking */
+    cr_assert(fcntl(vsok_socket_fd(s), F_GETFL) & O_NONBLOCK);
+    collector c;
+    collector_start(&c, peer, N + 1);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
+    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
+    collector_finish(&c, st, sizes, offs, N);
+    free(st);
+    vsok_socket_close(s);
+}
+
+Test(socket, failed_flush_drops_the_queue_after_sending_a_prefix)
+{
+    /* The peer never reads: the flush sends what the buffers take, times
+     * out, and drops the rest (resending could repeat bytes already out). */
+    enum { N = 200 };
+    static size_t sizes[N], offs[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = 100;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    tu_tiny_buffers(vsok_socket_fd(s));
+    tu_tiny_buffers(peer);
+    vsok_socket_set_timeout(s, 50);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
+    cr_assert_eq(vsok_socket_flush(s), VSOK_E_TIMEOUT);
+    size_t sent = tu_pending(peer);
+    cr_assert_gt(sent, 0, "nothing went out");
+    cr_assert_lt(sent, len, "the tiny buffers took all %zu bytes", len);
+    cr_assert_eq(vsok_socket_flush(s), VSOK_OK, "the queue was dropped");
+    cr_assert_eq(tu_pending(peer), sent, "a dropped queue sends nothing more");
+    uint8_t *raw = malloc(sent);
+    cr_assert_not_null(raw);
+    cr_assert_eq(recv(peer, raw, sent, MSG_WAITALL), (ssize_t)sent);
+    cr_assert_eq(memcmp(raw, st, sent), 0, "what went out is the start of the stream");
+    free(raw);
+    free(st);
+    vsok_socket_close(s);
+    close(peer);
+}
+
 Test(socket, write_messages_sends_all_in_order)
 {
     enum { N = 300 };
