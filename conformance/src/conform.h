@@ -171,6 +171,7 @@ typedef struct vc_ctx {
     _Atomic int close_misses;         /* protocol errors after which the IUT did not close */
     int probe_baseline;               /* the probe's result before any case ran */
     _Atomic int nofin_rejects;        /* replays without FIN that showed the IUT rejecting valid input */
+    _Atomic int fin_repros;           /* replays with FIN that lost the echoes again */
     int64_t run_deadline;
 } vc_ctx;
 

@@ -120,33 +120,55 @@ static int excess_is_reframed(const vc_case *c, const vc_reader *rd)
 
 static const char *closed_how(const vc_xfer *t) { return t->closed == 2 ? "reset (RST)" : "closed (FIN)"; }
 
-/* The same bytes in one write on a fresh connection, without the FIN:
- * 1 when every owed echo then arrives.  Tells an IUT that drops the echoes
- * owed at a FIN from one that rejected the input (both close without them). */
-static int echoes_without_fin(vc_ctx *x, const vc_case *c)
+/* The same bytes in one write on a fresh connection, with the runner's FIN
+ * after them when fin is set: 1 when every owed echo then arrives, 0 when
+ * not, -1 when no connection opened. */
+static int replay_whole(vc_ctx *x, const vc_case *c, int fin)
 {
-    if (x->nofin_rejects >= 3)
-        return 0; /* it rejected valid input three times already: no need to ask again */
     vc_conn conn;
     int refused;
     char err[512];
     if (vc_iut_open(x, &conn, deadline(x), &refused, err, sizeof err) != 0)
-        return 0;
+        return -1;
     vc_reader rd;
     vc_reader_init(&rd, c->owed, c->nowed);
     vc_xfer t = {.fd = conn.fd,
                  .out = c->input,
                  .outlen = c->input_len,
+                 .half_close = fin,
                  .rd = &rd,
                  .deadline = deadline(x),
                  .close_grace_ms = 0};
     vc_xfer_run(&t);
-    int lingering = x->lingering; /* without a FIN, staying alive is right */
+    int lingering = x->lingering; /* a diagnostic replay: no verdict of its own */
     vc_iut_close(x, &conn);
     x->lingering = lingering;
-    if (rd.state != VC_R_COMPLETE)
-        x->nofin_rejects++;
     return rd.state == VC_R_COMPLETE;
+}
+
+/* The replay without the FIN: tells an IUT that drops the echoes owed at a
+ * FIN from one that rejected the input (both close without them). */
+static int echoes_without_fin(vc_ctx *x, const vc_case *c)
+{
+    if (x->nofin_rejects >= 3)
+        return 0; /* it rejected valid input three times already: no need to ask again */
+    int ok = replay_whole(x, c, 0);
+    if (ok == 0)
+        x->nofin_rejects++;
+    return ok == 1;
+}
+
+/* The replay with the FIN, once the one without it got every echo: 1 when
+ * it gets them all too, i.e. the loss does not come with every FIN (a race
+ * in the IUT, not its half-close handling as such). */
+static int echoes_with_fin(vc_ctx *x, const vc_case *c)
+{
+    if (x->fin_repros >= 3)
+        return 0; /* the loss came again three times already: it is no race */
+    int ok = replay_whole(x, c, 1);
+    if (ok == 0)
+        x->fin_repros++;
+    return ok == 1;
 }
 
 static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc_xfer *t, const vc_reader *rd)
@@ -221,6 +243,15 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
                                         "delivering every echo owed by then (the same bytes "
                                         "without a FIN are all echoed)",
                                         res->actual));
+            /* A loss that a replay with the FIN does not repeat points
+             * elsewhere: say so, or the IUT's author hunts a FIN bug. */
+            if (echoes_with_fin(x, c))
+                set(&res->actual,
+                    vc_printf("%s; a replay WITH the FIN got every echo too: the loss is "
+                              "intermittent, a race in the IUT (its close racing its last "
+                              "writes, or a descriptor closed twice, e.g. by two handles to one "
+                              "fd, which closes whatever connection got that number since)",
+                              res->actual));
             return;
         }
         if (c->expect == VC_X_ECHO && t->sent < c->input_len)

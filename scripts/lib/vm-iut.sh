@@ -257,8 +257,8 @@ self_test_jobs() {
     mkdir -p "$st_dir" "$root/build/vm-examples"
     local c=$build/vsok-echo-agent few=(--vectors none)
     [ -x "$c" ] && [ -x "$build/vsok-echo-agent-broken" ] || die "the C example was not built"
-    # The whole suite once (vectors and their byte-at-a-time variants), the
-    # other runs the ~60 built-in cases.
+    # The whole suite (vectors and their byte-at-a-time variants) for the C
+    # and the Rust servers, the other runs the ~60 built-in cases.
     add_job c-server server "$c listen {port}" 0 120 --junit "$st_dir/c-server.xml" --json "$st_dir/c-server.json"
     add_job c-client client "$c connect {addr}" 0 60 "${few[@]}" --json "$st_dir/c-client.json"
     add_job c-broken server "$build/vsok-echo-agent-broken listen {port}" 1 60 "${few[@]}" \
@@ -295,9 +295,12 @@ self_test_jobs() {
     t0=$(date +%s)
     if build_rust "$root/build/vm-examples/echo-agent-rust"; then
         say "built the Rust example ($(( $(date +%s) - t0 ))s)"
-        # KNOWN BUG, open in issue 15: the Rust agent's server role loses the
-        # echo of a frame followed at once by the peer's FIN (VSOK-HALF-CLOSE
-        # on echo.size.* in the guest); its job is left out until fixed.
+        # The whole suite, as for C: the Rust example once closed each
+        # connection's fd twice (issue 15), which dropped a connection
+        # accepted meanwhile; the 63 built-in cases met that race in 5 of 8 runs,
+        # the whole suite in 4 of 4 (with 8 to 13 EBADF, checked below).
+        add_job rust-server server "$root/build/vm-examples/echo-agent-rust listen {port}" 0 120 \
+            --json "$st_dir/rust-server.json"
         add_job rust-client client "$root/build/vm-examples/echo-agent-rust connect {addr}" 0 60 "${few[@]}" \
             --json "$st_dir/rust-client.json"
     fi
@@ -329,7 +332,7 @@ if job == "c-broken":
     sys.exit(0)
 if by.get("FAIL") or by.get("ERROR"):
     sys.exit(f"{path}: FAIL/ERROR on {(by.get('FAIL', []) + by.get('ERROR', []))[:5]}")
-if job == "c-server":
+if job in ("c-server", "rust-server"):
     byte = [i for i in by.get("PASS", []) if i.startswith("vec.") and i.endswith(".bytes")]
     if len(cases) < 500 or not byte:
         sys.exit(f"{path}: not the whole suite: {len(cases)} cases, {len(byte)} byte-at-a-time vector PASSes")
@@ -361,6 +364,10 @@ self_test_check() {
         elif ! grep -q '^echo-agent: .*InvalidMagicBytes at offset' "$out/$n/iut.stderr"; then
             # Every example names the protocol errors of the invalid.* cases.
             why="the IUT's stderr did not come back ($out/$n/iut.stderr)"
+        elif grep -qi 'bad file descriptor' "$out/$n/iut.stderr"; then
+            # EBADF in a passing agent: it closed a descriptor twice (or used
+            # one after closing it), so it may close another connection's.
+            why="the IUT met EBADF: $(grep -i -m1 'bad file descriptor' "$out/$n/iut.stderr")"
         else
             say "self-test ${job_name[n]}: ok ($why)"
             continue

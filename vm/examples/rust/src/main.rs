@@ -65,10 +65,22 @@ fn write_frame(w: &mut impl Write, p: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Echoes until the peer's clean end or its protocol error; the stream,
+/// dropped on return, closes the connection's one fd exactly once.
 fn echo(s: VsockStream) -> Result<(), String> {
+    // vsock 0.2.x (Debian 12 ships 0.2.4) swaps these two: its
+    // set_read_timeout sets SO_SNDTIMEO (rust-vsock/vsock-rs#30).  Set both,
+    // so reads and writes are bounded with any version of the crate.
     s.set_read_timeout(Some(IDLE)).map_err(|e| e.to_string())?;
-    let mut w = s.try_clone().map_err(|e| e.to_string())?;
-    let mut r = BufReader::with_capacity(CHUNK, s);
+    s.set_write_timeout(Some(IDLE)).map_err(|e| e.to_string())?;
+    // Read and write through &VsockStream, never a second VsockStream: in
+    // vsock 0.2.x try_clone() copies the fd NUMBER without dup(), so both
+    // handles close it on drop (rust-vsock/vsock-rs#31, fixed upstream by
+    // #34).  In a server the second close lands on whatever connection
+    // accept() has meanwhile given that number: that connection is dropped
+    // before its first echo.
+    let mut w = &s;
+    let mut r = BufReader::with_capacity(CHUNK, &s);
     let mut off = 0u64;
     while let Some(p) = read_frame(&mut r, &mut off)? {
         write_frame(&mut w, &p).map_err(|e| format!("write: {}", e))?;
