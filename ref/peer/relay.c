@@ -451,12 +451,12 @@ static int resolve(relays *R)
     if (a->kind == VSOK_ADDR_VSOCK || a->kind == VSOK_ADDR_TCP) {
         /* the library's resolution (the same vsok_addr_connect uses): the
          * first address getaddrinfo prefers, resolved once, at start */
-        char q[600];
+        char qh[1100], qw[300]; /* a 255-byte host quoted byte by byte as \xNN */
         vsok_err e = vsok_addr_sockaddr(a, &R->target_sa, &R->target_salen);
         if (e != VSOK_OK) {
             const char *why = e == VSOK_E_IO ? strerror(errno) : vsok_strerror(e);
             plog(LOG_ERROR, "address", "target=%s error=InvalidAddress reason=%s",
-                 log_q(q, sizeof q, a->host), log_q(q + 300, 300, why));
+                 log_q(qh, sizeof qh, a->host), log_q(qw, sizeof qw, why));
             return -1;
         }
     }

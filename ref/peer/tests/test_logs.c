@@ -74,6 +74,33 @@ Test(logs, bad_connect_send_recv_and_relay_addresses_log_the_parsers_sentence)
     bad_address_is_explained(rl, "tcp::");
 }
 
+/* A well-formed target that does not resolve, whose quoted host is longer
+ * than the 300 bytes the reason was once written at inside the same buffer. */
+Test(logs, unresolvable_long_relay_target_is_logged_whole)
+{
+    char host[256], target[300], want[600], *log;
+    size_t n = 0;
+    for (; n + 2 < 241; n += 2)
+        memcpy(host + n, "a\\", 2);
+    host[n] = 0;
+    snprintf(target, sizeof target, "tcp:%s:1", host);
+    vsok_addr a;
+    cr_assert_eq(vsok_addr_parse(&a, target, NULL, 0), VSOK_OK, "%s", target);
+    size_t o = snprintf(want, sizeof want, "target=\"");
+    for (const char *c = host; *c; c++) {
+        if (*c == '\\')
+            want[o++] = '\\';
+        want[o++] = *c;
+    }
+    snprintf(want + o, sizeof want - o, "\" error=InvalidAddress reason=\"");
+    cr_assert_gt(strlen(want), 300);
+    const char *args[] = {"relay", "tcp:127.0.0.1:0", target, NULL};
+    int rc = run_peer(args, &log);
+    cr_expect_neq(rc, 0, "an unresolvable target must not start the relay:\n%s", log);
+    cr_expect_not_null(strstr(log, want), "want %s in:\n%s", want, log);
+    free(log);
+}
+
 Test(logs, bad_address_in_json_logs_the_parsers_sentence)
 {
     vsok_addr a;
