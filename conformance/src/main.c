@@ -669,7 +669,7 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: puts("vsok-conform 0.1.0"); return 0;
-        default: usage(stderr); return bad_usage(&o);
+        default: return bad_usage(&o); /* getopt said which option, in one line */
         }
     }
     if (optind < argc) {
@@ -742,9 +742,9 @@ int main(int argc, char **argv)
         goto done;
     }
     if (!have_target) {
-        fprintf(stderr, o.role == VC_ROLE_CLIENT ? "vsok-conform: the client role needs --listen ADDR\n"
-                                                 : "vsok-conform: --target ADDR is required\n");
-        usage(stderr);
+        fprintf(stderr, o.role == VC_ROLE_CLIENT
+                            ? "vsok-conform: the client role needs --listen ADDR (see --help)\n"
+                            : "vsok-conform: --target ADDR is required (see --help)\n");
         goto done;
     }
     if (o.role == VC_ROLE_CLIENT && o.target) {

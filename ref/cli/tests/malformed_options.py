@@ -129,6 +129,17 @@ def main():
         check(rc == 0 and m and int(m.group(1)) == ms,
               "--timeout %s: want a %d ms run, got exit %d, %r %r" % (val, ms, rc, out[:300], err))
 
+    # usage errors: an unknown option, a missing value, nothing to test; one
+    # line (not the whole --help) and exit 2, in both tools
+    for argv, word in (([a.peer, "--bogus", "stdio"], "--bogus"), ([a.peer, "stdio", "--count"], "--count"),
+                       ([a.conform, "--bogus"], "--bogus"), ([a.conform, "--vectors", "none", "--timeout"], "--timeout"),
+                       ([a.conform, "--vectors", "none"], "--target"),
+                       ([a.conform, "--vectors", "none", "--role", "client"], "--listen")):
+        rc, _, err = run(argv)
+        check(rc == 2 and len(err.splitlines()) == 1 and word in err,
+              "%s: want exit 2 and one line naming %s, got exit %d and %d lines: %r"
+              % (" ".join(argv[1:]), word, rc, len(err.splitlines()), err[:300]))
+
     print("ok" if not FAILS else "%d failures" % len(FAILS))
     return 1 if FAILS else 0
 
