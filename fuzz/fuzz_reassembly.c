@@ -38,22 +38,25 @@ FZ_NOCOV static void got_msg(run *r, const vsok_msg *m, uint64_t now)
     r->last_end = now;
 }
 
-/* Memory follows what arrived: for the frame in progress at most twice the
- * payload received plus one 64 KiB fill window (doubled too: prepare's
- * window grows the buffer geometrically), never above its length; an idle
- * buffer kept from an earlier frame is bounded the same way then.  So a
- * peer announcing 1 MiB and sending nothing costs at most the window. */
+/* Memory follows what arrived (decoder.h): inside a payload at most
+ * max(VSOK_DECODER_MIN_BUF, 2 x the payload received for the frame), never
+ * above its length (or the minimum); a frame does not inherit a larger
+ * buffer from an earlier one, so the allowance is this frame's alone.
+ * Between frames the decoder may keep the buffer the last frame was
+ * delivered from (got_msg).  A peer announcing 1 MiB and sending 1 byte
+ * costs at most VSOK_DECODER_MIN_BUF. */
 FZ_NOCOV static void check_memory(run *r)
 {
     uint32_t pending = vsok_decoder_pending_length(r->d);
     if (pending > 0) {
         uint64_t recv = vsok_decoder_offset(r->d) - r->last_end - VSOK_HEADER_SIZE;
         FZ_CHECK(recv < pending);
-        uint64_t allow = 2 * (recv + VSOK_CHUNK_SIZE);
+        uint64_t allow = 2 * recv;
         if (allow > pending)
             allow = pending;
-        if (allow > r->allowance)
-            r->allowance = (size_t)allow;
+        if (allow < VSOK_DECODER_MIN_BUF)
+            allow = VSOK_DECODER_MIN_BUF;
+        r->allowance = (size_t)allow;
     }
     FZ_CHECK(vsok_decoder_memory(r->d) <= r->base_mem + r->allowance);
 }
