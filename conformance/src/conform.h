@@ -198,9 +198,6 @@ int vc_iut_slots_possible(const vc_ctx *x);
  * with a sentence in err (the worker then takes no case). */
 int vc_iut_slot_open(vc_ctx *x, int slot, char *err, size_t errlen);
 void vc_iut_slot_close(void);
-/* Exec role: whether the calling worker will open more connections, so its
- * next process may be started ahead (see iut.c); 0 also kills a spare left. */
-void vc_iut_spare(int wanted);
 /* 0 on success; -1 with a sentence in err.  *refused set when the IUT is
  * simply not there (connection refused, no such socket, no client). */
 int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen);

@@ -380,71 +380,6 @@ int vc_iut_open_rcvbuf(vc_ctx *x, vc_conn *c, int64_t deadline, int rcvbuf, int 
     return -1;
 }
 
-/* exec role: the program for one connection, on a socketpair. */
-static int exec_start(vc_ctx *x, vc_conn *c, char *err, size_t errlen)
-{
-    int sv[2];
-    memset(c, 0, sizeof *c);
-    c->fd = c->pid = -1;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
-        return -1;
-    }
-    c->pid = spawn(x->o->exec_cmd, sv[1], x->o->verbose);
-    close(sv[1]);
-    if (c->pid < 0) {
-        close(sv[0]);
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        return -1;
-    }
-    c->fd = sv[0];
-    set_nonblock(c->fd);
-    return 0;
-}
-
-/* exec role: the worker's next process, started while its case runs, so the
- * program's start-up (an interpreter's: 30 ms of CPU and more) overlaps the
- * waits of the cases in flight instead of adding to them.  A spare is used
- * only while young and alive: an IUT that gives up on a silent stdin after
- * a while must never find its stream late (older ones are killed unused). */
-#define SPARE_MAX_AGE_MS 1000
-static _Thread_local int spare_wanted;
-static _Thread_local struct {
-    vc_conn c;
-    int64_t born;
-} spare = {.c = {.fd = -1, .pid = -1}};
-
-static void drop(vc_conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    if (c->pid > 0)
-        reap(c, 0);
-    c->pid = -1;
-}
-
-static int take_spare(vc_conn *c)
-{
-    if (spare.c.pid < 0)
-        return 0;
-    vc_conn s = spare.c;
-    spare.c.fd = spare.c.pid = -1;
-    if (vc_now_ms() - spare.born > SPARE_MAX_AGE_MS || exited(s.pid)) {
-        drop(&s);
-        return 0;
-    }
-    *c = s;
-    return 1;
-}
-
-void vc_iut_spare(int wanted)
-{
-    spare_wanted = wanted;
-    if (!wanted)
-        drop(&spare.c);
-}
-
 int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen)
 {
     vc_opts *o = x->o;
@@ -471,11 +406,20 @@ int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err
         return 0;
     }
     if (o->role == VC_ROLE_EXEC) {
-        if (!take_spare(c) && exec_start(x, c, err, errlen) != 0)
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            snprintf(err, errlen, "socketpair: %s", strerror(errno));
             return -1;
-        if (spare_wanted && spare.c.pid < 0 && exec_start(x, &spare.c, err, errlen) == 0)
-            spare.born = vc_now_ms();
-        err[0] = 0; /* a spare that did not start costs nothing but its speed-up */
+        }
+        c->pid = spawn(o->exec_cmd, sv[1], o->verbose);
+        close(sv[1]);
+        if (c->pid < 0) {
+            close(sv[0]);
+            snprintf(err, errlen, "fork: %s", strerror(errno));
+            return -1;
+        }
+        c->fd = sv[0];
+        set_nonblock(c->fd);
         return 0;
     }
     /* client role */

@@ -432,7 +432,6 @@ static void *worker(void *arg)
             r->first_diff = UINT64_MAX;
             r->note = vc_strdup(ENDED_NOTE);
         } else {
-            vc_iut_spare(1); /* more to come for this worker, most likely */
             vc_run_case(s->x, c, r, prev);
         }
         pthread_mutex_lock(&s->mu);
@@ -443,7 +442,6 @@ static void *worker(void *arg)
         pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
-    vc_iut_spare(0);
     vc_iut_slot_close();
     return NULL;
 }
