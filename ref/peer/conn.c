@@ -43,6 +43,7 @@
 #define RBUF_SIZE (256 * 1024) /* whole 64 KiB frames usually fit: echoed without a copy */
 #define PREPARE_MIN 16384      /* read into the decoder directly when it offers this much */
 #define READ_ROUNDS 8          /* reads per wake-up before letting others run */
+#define CONT_READS 2           /* reads completing a frame that straddles the end of a read */
 #define DECODER_IDLE_MS 1000
 
 typedef struct serve serve;
@@ -76,6 +77,7 @@ struct conn {
     unsigned dead : 1;
     vsok_decoder *dec; /* created on the first byte, freed when idle */
     uint64_t off_base; /* stream bytes consumed by earlier decoders */
+    uint32_t fsize;    /* size of a recent frame, header included (0: none yet): read sizes */
     outq q;
     int64_t t_rx, t_frame, t_tx, t_linger;
     uint64_t src_left;
@@ -179,8 +181,15 @@ static void stage(conn *c, const uint8_t *p, size_t n)
  * to back are taken in one call and staged as one span; a frame the decoder
  * reassembled is staged from its buffer, which stays valid until the
  * decoder is fed again: the batch is flushed before that (so a read costs
- * one writev, not one per reassembled frame). */
-static void decode(conn *c, const uint8_t *rb, size_t n)
+ * one writev, not one per reassembled frame).  The caller flushes.
+ *
+ * With need set, a frame at the end of rb that is valid so far but not
+ * whole, starting between frames, is held back instead of being copied into
+ * the decoder: decode returns the bytes it used (less than n) and *need the
+ * bytes missing, so the caller can read them behind it and the frame is
+ * echoed in place.  The caller feeds the held bytes (decode with need NULL)
+ * before the read buffer is used again.  Otherwise returns n. */
+static size_t decode(conn *c, const uint8_t *rb, size_t n, size_t *need)
 {
     const int echo = c->S->o->mode == MODE_ECHO;
     const uint8_t *run = NULL;
@@ -204,6 +213,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
                 }
             }
             off += took;
+            c->fsize = (uint32_t)(took / sp.frames);
             if (off == n)
                 break;
         }
@@ -214,6 +224,18 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
             run = NULL;
             flush(c);
             owned = 0;
+        }
+        if (need && vsok_decoder_at_boundary(c->dec) && n - off >= VSOK_HEADER_SIZE) {
+            /* take_frames stopped: the next frame is either not whole or
+             * not valid; only a valid one is held (a bad one is fed below,
+             * which reports it at its offset) */
+            uint32_t len = 0;
+            if (vsok_header_decode_max(rb + off, (uint32_t)c->S->o->max_payload, &len) == VSOK_OK &&
+                n - off < VSOK_HEADER_SIZE + (size_t)len) {
+                *need = VSOK_HEADER_SIZE + (size_t)len - (n - off);
+                c->fsize = VSOK_HEADER_SIZE + len;
+                break;
+            }
         }
         size_t used = 0;
         vsok_msg m;
@@ -249,6 +271,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
         if (run)
             stage(c, run, run_len);
         run = NULL;
+        c->fsize = (uint32_t)(VSOK_HEADER_SIZE + m.len);
         vsok_header_encode(c->S->hdr, m.len); /* cannot fail: the decoder checked it */
         stage(c, c->S->hdr, VSOK_HEADER_SIZE);
         stage(c, m.data, m.len);
@@ -260,7 +283,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
     g_stats.msgs_in += msgs;
     if (echo)
         g_stats.msgs_out += msgs;
-    flush(c);
+    return need && *need ? off : n;
 }
 
 static void on_eof(conn *c)
@@ -292,12 +315,22 @@ static void frame_clock(conn *c, uint64_t start)
         c->t_frame = c->S->L->now; /* the frame under way began in this read */
 }
 
-/* read: one wake-up's worth (at most READ_ROUNDS reads). */
+/* Accounts for bytes read. */
+static void got(conn *c, size_t n)
+{
+    g_stats.bytes_in += n;
+    c->bytes_in += n;
+    c->t_rx = c->S->L->now;
+}
+
+/* read: one wake-up's worth (at most READ_ROUNDS reads, not counting those
+ * completing a frame cut off at the end of one). */
 static void on_readable(conn *c)
 {
     serve *S = c->S;
     for (int round = 0; round < READ_ROUNDS && can_read(c); round++) {
-        ssize_t n;
+        ssize_t n, cont = 1;
+        int cont_errno = 0;
         size_t want = RBUF_SIZE;
         if (c->lingering) {
             n = read(c->w.fd, S->rbuf, RBUF_SIZE);
@@ -318,12 +351,11 @@ static void on_readable(conn *c)
                 n = read(c->w.fd, p, room);
                 if (n > 0) {
                     vsok_msg m;
-                    g_stats.bytes_in += (size_t)n;
-                    c->bytes_in += (size_t)n;
-                    c->t_rx = S->L->now;
+                    got(c, (size_t)n);
                     if (vsok_decoder_commit(c->dec, (size_t)n, &m) == VSOK_OK) {
                         g_stats.msgs_in++;
                         c->msgs++;
+                        c->fsize = (uint32_t)(VSOK_HEADER_SIZE + m.len);
                         if (S->o->mode == MODE_ECHO) {
                             g_stats.msgs_out++;
                             vsok_header_encode(S->hdr, m.len);
@@ -334,16 +366,45 @@ static void on_readable(conn *c)
                     }
                 }
             } else {
-                n = read(c->w.fd, S->rbuf, RBUF_SIZE);
+                /* reads that end where a frame does, when frames keep their
+                 * size: the next read starts at a boundary and no frame is
+                 * split between reads (a split one is copied) */
+                if (c->fsize && c->fsize <= RBUF_SIZE / 2)
+                    want = RBUF_SIZE / c->fsize * c->fsize;
+                n = read(c->w.fd, S->rbuf, want);
                 if (n > 0) {
-                    g_stats.bytes_in += (size_t)n;
-                    c->bytes_in += (size_t)n;
-                    c->t_rx = S->L->now;
-                    decode(c, S->rbuf, (size_t)n);
+                    got(c, (size_t)n);
+                    size_t have = (size_t)n, need = 0, done = decode(c, S->rbuf, have, &need);
+                    /* A frame cut off at the end of the read: its remainder is
+                     * read right behind it (it has usually arrived, or is about
+                     * to), so it is echoed in place with the frames before it;
+                     * only if it has not come does it go to the decoder. */
+                    for (int k = 0; done < have && k < CONT_READS && need <= RBUF_SIZE - have; k++) {
+                        ssize_t r = read(c->w.fd, S->rbuf + have, need);
+                        if (r < 0 && errno == EINTR)
+                            continue;
+                        if (r <= 0) {
+                            cont = r; /* end of stream or error: handled below, after the held bytes */
+                            cont_errno = errno;
+                            break;
+                        }
+                        got(c, (size_t)r);
+                        have += (size_t)r;
+                        need = 0;
+                        done += decode(c, S->rbuf + done, have - done, &need);
+                    }
+                    if (done < have)
+                        decode(c, S->rbuf + done, have - done, NULL);
+                    flush(c);
+                    n = (ssize_t)have;
                 }
             }
             if (n > 0)
                 frame_clock(c, start);
+            if (cont <= 0) {
+                n = cont; /* the continuation read's end of stream or error */
+                errno = cont_errno;
+            }
         }
         if (n == 0) {
             on_eof(c);
