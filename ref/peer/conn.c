@@ -44,6 +44,7 @@
 #define PREPARE_MIN 16384      /* read into the decoder directly when it offers this much */
 #define READ_ROUNDS 8          /* reads per wake-up before letting others run */
 #define CONT_READS 2           /* reads completing a frame that straddles the end of a read */
+#define HOLD_MIN 1024          /* a cut frame's bytes worth a read for its rest (less is a cheap copy) */
 #define DECODER_IDLE_MS 1000
 
 typedef struct serve serve;
@@ -225,7 +226,7 @@ static size_t decode(conn *c, const uint8_t *rb, size_t n, size_t *need)
             flush(c);
             owned = 0;
         }
-        if (need && vsok_decoder_at_boundary(c->dec) && n - off >= VSOK_HEADER_SIZE) {
+        if (need && vsok_decoder_at_boundary(c->dec) && n - off >= HOLD_MIN) {
             /* take_frames stopped: the next frame is either not whole or
              * not valid; only a valid one is held (a bad one is fed below,
              * which reports it at its offset) */
