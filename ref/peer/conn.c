@@ -74,6 +74,8 @@ struct conn {
     unsigned closing : 1;   /* no new messages: flush, shut down, linger */
     unsigned lingering : 1; /* write side shut: discarding input */
     unsigned paused : 1;    /* not reading: output above high water */
+    unsigned wait_out : 1;  /* not reading: the kernel has not taken the last echoes yet */
+    unsigned no_wait : 1;   /* the kernel took nothing for a while: read on up to high water */
     unsigned src_done : 1;
     unsigned dead : 1;
     vsok_decoder *dec; /* created on the first byte, freed when idle */
@@ -98,7 +100,7 @@ static int can_read(const conn *c)
         return 0;
     if (c->lingering)
         return 1;
-    return !c->paused && !c->closing;
+    return !c->paused && !c->wait_out && !c->closing;
 }
 
 static void io_error(conn *c, const char *op)
@@ -422,6 +424,15 @@ static void on_readable(conn *c)
             }
             break;
         }
+        if (c->q.bytes && !c->no_wait && !c->lingering) {
+            /* The kernel did not take all of the echoes: what is read now
+             * would only be copied into the queue behind them.  Read again
+             * once it has taken them (a client reading its echoes), or once
+             * it has taken nothing for a sweep period (one that does not:
+             * then up to high water, as before). */
+            c->wait_out = 1;
+            break;
+        }
         if ((size_t)n < want)
             break; /* most likely drained; epoll says if not */
     }
@@ -470,6 +481,11 @@ static void on_writable(conn *c)
             c->paused = 0;
             if (c->t_frame)
                 c->t_frame = c->S->L->now; /* the stall was ours, not the peer's */
+        }
+        if (!c->q.bytes) {
+            if (c->wait_out && c->t_frame)
+                c->t_frame = c->S->L->now;
+            c->wait_out = c->no_wait = 0;
         }
     }
     if (!c->q.bytes && source_pending(c))
@@ -600,7 +616,7 @@ static void conn_sweep(conn *c)
         c->dead = 1;
         plog(LOG_WARN, "timeout", "conn=%" PRIu32 " error=Timeout kind=write pending=%zu offset=%" PRIu64,
              c->id, c->q.bytes, stream_off(c));
-    } else if (!c->closing && !c->rd_eof && !c->paused && c->t_frame && o->msg_ms &&
+    } else if (!c->closing && !c->rd_eof && !c->paused && !c->wait_out && c->t_frame && o->msg_ms &&
                now - c->t_frame >= o->msg_ms) {
         g_stats.timeouts_msg++;
         conn_fail(c, VSOK_E_TIMEOUT, stream_off(c), "message-timeout");
@@ -609,6 +625,14 @@ static void conn_sweep(conn *c)
         g_stats.timeouts_idle++;
         c->closing = 1;
         plog(LOG_INFO, "idle-timeout", "conn=%" PRIu32 " idle_ms=%" PRId64, c->id, now - c->t_rx);
+    }
+    if (c->wait_out && now - c->t_tx >= c->S->L->sweep_ms) {
+        /* nothing taken for a sweep period: a client not reading its
+         * echoes is read on up to high water, as the output bound allows */
+        c->wait_out = 0;
+        c->no_wait = 1;
+        if (c->t_frame)
+            c->t_frame = now;
     }
     if (c->dec && !c->t_frame && now - c->t_rx >= DECODER_IDLE_MS && vsok_decoder_at_boundary(c->dec) &&
         vsok_decoder_error(c->dec) == VSOK_OK) {
