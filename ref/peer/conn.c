@@ -5,14 +5,19 @@
  * One connection's data, in order (each step below is one function):
  *   read    on_readable: into the service's 256 KiB read buffer, or - for a
  *           large payload already under way - straight into the decoder's
- *           buffer (prepare/commit);
+ *           buffer (prepare/commit).  Reads end where frames do while
+ *           frames keep their size, and a frame cut off at the end of a read
+ *           has its rest read right behind it when it has arrived, so whole
+ *           frames are echoed from the read buffer without a copy;
  *   decode  decode: the library's push decoder checks every frame;
  *   stage   echo: a frame that arrived whole in the read buffer is its own
  *           echo (its bytes are staged in place, back-to-back frames as one
  *           span); a frame reassembled by the decoder is staged from there;
  *   write   outq_flush: one writev; what the kernel does not take is copied
- *           into the connection's queue, drained on EPOLLOUT.  Above the
- *           high-water mark the connection stops reading until it drains.
+ *           into the connection's queue, drained on EPOLLOUT.  Until the
+ *           kernel has taken it the connection is not read (or, if the
+ *           kernel takes nothing for a sweep period, up to the high-water
+ *           mark, above which it stops reading until the queue drains).
  *
  * The message clock (--msg-timeout) runs from a message's first byte to its
  * last: after each read, a frame still under way that began in that read
