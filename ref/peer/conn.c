@@ -16,7 +16,7 @@
  *   write   outq_flush: one writev; what the kernel does not take is copied
  *           into the connection's queue, drained on EPOLLOUT.  Until the
  *           kernel has taken it the connection is not read (or, if the
- *           kernel takes nothing for a sweep period, up to the high-water
+ *           kernel takes nothing for WAIT_OUT_MS, up to the high-water
  *           mark, above which it stops reading until the queue drains).
  *
  * The message clock (--msg-timeout) runs from a message's first byte to its
@@ -51,6 +51,7 @@
 #define CONT_READS 2           /* reads completing a frame that straddles the end of a read */
 #define HOLD_MIN 1024          /* a cut frame's bytes worth a read for its rest (less is a cheap copy) */
 #define DECODER_IDLE_MS 1000
+#define WAIT_OUT_MS 5 /* the kernel taking nothing this long: the client is not reading now */
 
 typedef struct serve serve;
 typedef struct conn conn;
@@ -323,6 +324,13 @@ static void frame_clock(conn *c, uint64_t start)
         c->t_frame = c->S->L->now; /* the frame under way began in this read */
 }
 
+/* Asks the loop for a sweep no later than at (ms). */
+static void sweep_by(loop *L, int64_t at)
+{
+    if (L->next_sweep > at)
+        L->next_sweep = at;
+}
+
 /* Accounts for bytes read. */
 static void got(conn *c, size_t n)
 {
@@ -433,9 +441,10 @@ static void on_readable(conn *c)
             /* The kernel did not take all of the echoes: what is read now
              * would only be copied into the queue behind them.  Read again
              * once it has taken them (a client reading its echoes), or once
-             * it has taken nothing for a sweep period (one that does not:
-             * then up to high water, as before). */
+             * it has taken nothing for WAIT_OUT_MS (one that does not: then
+             * up to high water, as before). */
             c->wait_out = 1;
+            sweep_by(S->L, S->L->now + WAIT_OUT_MS + 1);
             break;
         }
         if ((size_t)n < want)
@@ -589,8 +598,14 @@ static void conn_event(loop *L, io *w, uint32_t events)
 {
     conn *c = (conn *)w;
     (void)L;
-    if (events & EPOLLOUT)
+    if (events & EPOLLOUT) {
+        int waited = c->wait_out;
         on_writable(c);
+        /* it waited for the kernel to take its echoes, not for input: read
+         * now rather than after another epoll_ctl and epoll_wait */
+        if (waited && !c->wait_out && !c->dead && can_read(c))
+            events |= EPOLLIN;
+    }
     if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         if (can_read(c)) {
             on_readable(c);
@@ -631,13 +646,17 @@ static void conn_sweep(conn *c)
         c->closing = 1;
         plog(LOG_INFO, "idle-timeout", "conn=%" PRIu32 " idle_ms=%" PRId64, c->id, now - c->t_rx);
     }
-    if (c->wait_out && now - c->t_tx >= c->S->L->sweep_ms) {
-        /* nothing taken for a sweep period: a client not reading its
-         * echoes is read on up to high water, as the output bound allows */
-        c->wait_out = 0;
-        c->no_wait = 1;
-        if (c->t_frame)
-            c->t_frame = now;
+    if (c->wait_out) {
+        if (now - c->t_tx >= WAIT_OUT_MS) {
+            /* nothing taken for a while: a client not reading its echoes
+             * is read on up to high water, as the output bound allows */
+            c->wait_out = 0;
+            c->no_wait = 1;
+            if (c->t_frame)
+                c->t_frame = now;
+        } else {
+            sweep_by(c->S->L, c->t_tx + WAIT_OUT_MS + 1);
+        }
     }
     if (c->dec && !c->t_frame && now - c->t_rx >= DECODER_IDLE_MS && vsok_decoder_at_boundary(c->dec) &&
         vsok_decoder_error(c->dec) == VSOK_OK) {
