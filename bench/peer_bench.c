@@ -537,7 +537,7 @@ int main(int argc, char **argv)
 {
     const char *bin = NULL;
     double secs = 0.6;
-    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0, only_lat = 0;
+    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0, only_lat = 0, only_mem = 0;
     long only_size = 0, only_conns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
@@ -556,11 +556,13 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--latency")) {
             only_lat = 1; /* the latency-bound cells only */
             skip_mem = 1;
+        } else if (!strcmp(argv[i], "--memory")) {
+            only_mem = 1; /* the idle-connection memory cell only */
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
-                            " [--cell tcp|unix SIZE CONNS] [--latency]\n");
+                            " [--cell tcp|unix SIZE CONNS] [--latency] [--memory]\n");
             return 2;
         }
     }
@@ -581,6 +583,11 @@ int main(int argc, char **argv)
     int misses = 0;
     if (reps > MAXREP)
         reps = MAXREP;
+    if (only_mem) {
+        misses = idle_memory(bin, nconn);
+        printf("\nbench_peer: %d target(s) missed\n", misses);
+        return 0;
+    }
     printf("# vsok-peer echo vs raw byte echo (same client and transport; %d interleaved runs x %.1f s)\n\n",
            reps, secs);
     printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "

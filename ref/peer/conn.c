@@ -5,14 +5,19 @@
  * One connection's data, in order (each step below is one function):
  *   read    on_readable: into the service's 256 KiB read buffer, or - for a
  *           large payload already under way - straight into the decoder's
- *           buffer (prepare/commit);
+ *           buffer (prepare/commit).  Reads end where frames do while
+ *           frames keep their size, and a frame cut off at the end of a read
+ *           has its rest read right behind it when it has arrived, so whole
+ *           frames are echoed from the read buffer without a copy;
  *   decode  decode: the library's push decoder checks every frame;
  *   stage   echo: a frame that arrived whole in the read buffer is its own
  *           echo (its bytes are staged in place, back-to-back frames as one
  *           span); a frame reassembled by the decoder is staged from there;
  *   write   outq_flush: one writev; what the kernel does not take is copied
- *           into the connection's queue, drained on EPOLLOUT.  Above the
- *           high-water mark the connection stops reading until it drains.
+ *           into the connection's queue, drained on EPOLLOUT.  Until the
+ *           kernel has taken it the connection is not read (or, if the
+ *           kernel takes nothing for WAIT_OUT_MS, up to the high-water
+ *           mark, above which it stops reading until the queue drains).
  *
  * The message clock (--msg-timeout) runs from a message's first byte to its
  * last: after each read, a frame still under way that began in that read
@@ -43,7 +48,10 @@
 #define RBUF_SIZE (256 * 1024) /* whole 64 KiB frames usually fit: echoed without a copy */
 #define PREPARE_MIN 16384      /* read into the decoder directly when it offers this much */
 #define READ_ROUNDS 8          /* reads per wake-up before letting others run */
+#define CONT_READS 2           /* reads completing a frame that straddles the end of a read */
+#define HOLD_MIN 1024          /* a cut frame's bytes worth a read for its rest (less is a cheap copy) */
 #define DECODER_IDLE_MS 1000
+#define WAIT_OUT_MS 5 /* the kernel taking nothing this long: the client is not reading now */
 
 typedef struct serve serve;
 typedef struct conn conn;
@@ -72,10 +80,13 @@ struct conn {
     unsigned closing : 1;   /* no new messages: flush, shut down, linger */
     unsigned lingering : 1; /* write side shut: discarding input */
     unsigned paused : 1;    /* not reading: output above high water */
+    unsigned wait_out : 1;  /* not reading: the kernel has not taken the last echoes yet */
+    unsigned no_wait : 1;   /* the kernel took nothing for a while: read on up to high water */
     unsigned src_done : 1;
     unsigned dead : 1;
     vsok_decoder *dec; /* created on the first byte, freed when idle */
     uint64_t off_base; /* stream bytes consumed by earlier decoders */
+    uint32_t fsize;    /* size of a recent frame, header included (0: none yet): read sizes */
     outq q;
     int64_t t_rx, t_frame, t_tx, t_linger;
     uint64_t src_left;
@@ -95,7 +106,7 @@ static int can_read(const conn *c)
         return 0;
     if (c->lingering)
         return 1;
-    return !c->paused && !c->closing;
+    return !c->paused && !c->wait_out && !c->closing;
 }
 
 static void io_error(conn *c, const char *op)
@@ -179,8 +190,15 @@ static void stage(conn *c, const uint8_t *p, size_t n)
  * to back are taken in one call and staged as one span; a frame the decoder
  * reassembled is staged from its buffer, which stays valid until the
  * decoder is fed again: the batch is flushed before that (so a read costs
- * one writev, not one per reassembled frame). */
-static void decode(conn *c, const uint8_t *rb, size_t n)
+ * one writev, not one per reassembled frame).  The caller flushes.
+ *
+ * With need set, a frame at the end of rb that is valid so far but not
+ * whole, starting between frames, is held back instead of being copied into
+ * the decoder: decode returns the bytes it used (less than n) and *need the
+ * bytes missing, so the caller can read them behind it and the frame is
+ * echoed in place.  The caller feeds the held bytes (decode with need NULL)
+ * before the read buffer is used again.  Otherwise returns n. */
+static size_t decode(conn *c, const uint8_t *rb, size_t n, size_t *need)
 {
     const int echo = c->S->o->mode == MODE_ECHO;
     const uint8_t *run = NULL;
@@ -204,6 +222,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
                 }
             }
             off += took;
+            c->fsize = (uint32_t)(took / sp.frames);
             if (off == n)
                 break;
         }
@@ -214,6 +233,18 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
             run = NULL;
             flush(c);
             owned = 0;
+        }
+        if (need && vsok_decoder_at_boundary(c->dec) && n - off >= HOLD_MIN) {
+            /* take_frames stopped: the next frame is either not whole or
+             * not valid; only a valid one is held (a bad one is fed below,
+             * which reports it at its offset) */
+            uint32_t len = 0;
+            if (vsok_header_decode_max(rb + off, (uint32_t)c->S->o->max_payload, &len) == VSOK_OK &&
+                n - off < VSOK_HEADER_SIZE + (size_t)len) {
+                *need = VSOK_HEADER_SIZE + (size_t)len - (n - off);
+                c->fsize = VSOK_HEADER_SIZE + len;
+                break;
+            }
         }
         size_t used = 0;
         vsok_msg m;
@@ -249,6 +280,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
         if (run)
             stage(c, run, run_len);
         run = NULL;
+        c->fsize = (uint32_t)(VSOK_HEADER_SIZE + m.len);
         vsok_header_encode(c->S->hdr, m.len); /* cannot fail: the decoder checked it */
         stage(c, c->S->hdr, VSOK_HEADER_SIZE);
         stage(c, m.data, m.len);
@@ -260,7 +292,7 @@ static void decode(conn *c, const uint8_t *rb, size_t n)
     g_stats.msgs_in += msgs;
     if (echo)
         g_stats.msgs_out += msgs;
-    flush(c);
+    return need && *need ? off : n;
 }
 
 static void on_eof(conn *c)
@@ -292,12 +324,29 @@ static void frame_clock(conn *c, uint64_t start)
         c->t_frame = c->S->L->now; /* the frame under way began in this read */
 }
 
-/* read: one wake-up's worth (at most READ_ROUNDS reads). */
+/* Asks the loop for a sweep no later than at (ms). */
+static void sweep_by(loop *L, int64_t at)
+{
+    if (L->next_sweep > at)
+        L->next_sweep = at;
+}
+
+/* Accounts for bytes read. */
+static void got(conn *c, size_t n)
+{
+    g_stats.bytes_in += n;
+    c->bytes_in += n;
+    c->t_rx = c->S->L->now;
+}
+
+/* read: one wake-up's worth (at most READ_ROUNDS reads, not counting those
+ * completing a frame cut off at the end of one). */
 static void on_readable(conn *c)
 {
     serve *S = c->S;
     for (int round = 0; round < READ_ROUNDS && can_read(c); round++) {
-        ssize_t n;
+        ssize_t n, cont = 1;
+        int cont_errno = 0;
         size_t want = RBUF_SIZE;
         if (c->lingering) {
             n = read(c->w.fd, S->rbuf, RBUF_SIZE);
@@ -318,12 +367,11 @@ static void on_readable(conn *c)
                 n = read(c->w.fd, p, room);
                 if (n > 0) {
                     vsok_msg m;
-                    g_stats.bytes_in += (size_t)n;
-                    c->bytes_in += (size_t)n;
-                    c->t_rx = S->L->now;
+                    got(c, (size_t)n);
                     if (vsok_decoder_commit(c->dec, (size_t)n, &m) == VSOK_OK) {
                         g_stats.msgs_in++;
                         c->msgs++;
+                        c->fsize = (uint32_t)(VSOK_HEADER_SIZE + m.len);
                         if (S->o->mode == MODE_ECHO) {
                             g_stats.msgs_out++;
                             vsok_header_encode(S->hdr, m.len);
@@ -334,16 +382,45 @@ static void on_readable(conn *c)
                     }
                 }
             } else {
-                n = read(c->w.fd, S->rbuf, RBUF_SIZE);
+                /* reads that end where a frame does, when frames keep their
+                 * size: the next read starts at a boundary and no frame is
+                 * split between reads (a split one is copied) */
+                if (c->fsize && c->fsize <= RBUF_SIZE / 2)
+                    want = RBUF_SIZE / c->fsize * c->fsize;
+                n = read(c->w.fd, S->rbuf, want);
                 if (n > 0) {
-                    g_stats.bytes_in += (size_t)n;
-                    c->bytes_in += (size_t)n;
-                    c->t_rx = S->L->now;
-                    decode(c, S->rbuf, (size_t)n);
+                    got(c, (size_t)n);
+                    size_t have = (size_t)n, need = 0, done = decode(c, S->rbuf, have, &need);
+                    /* A frame cut off at the end of the read: its remainder is
+                     * read right behind it (it has usually arrived, or is about
+                     * to), so it is echoed in place with the frames before it;
+                     * only if it has not come does it go to the decoder. */
+                    for (int k = 0; done < have && k < CONT_READS && need <= RBUF_SIZE - have; k++) {
+                        ssize_t r = read(c->w.fd, S->rbuf + have, need);
+                        if (r < 0 && errno == EINTR)
+                            continue;
+                        if (r <= 0) {
+                            cont = r; /* end of stream or error: handled below, after the held bytes */
+                            cont_errno = errno;
+                            break;
+                        }
+                        got(c, (size_t)r);
+                        have += (size_t)r;
+                        need = 0;
+                        done += decode(c, S->rbuf + done, have - done, &need);
+                    }
+                    if (done < have)
+                        decode(c, S->rbuf + done, have - done, NULL);
+                    flush(c);
+                    n = (ssize_t)have;
                 }
             }
             if (n > 0)
                 frame_clock(c, start);
+            if (cont <= 0) {
+                n = cont; /* the continuation read's end of stream or error */
+                errno = cont_errno;
+            }
         }
         if (n == 0) {
             on_eof(c);
@@ -358,6 +435,16 @@ static void on_readable(conn *c)
                 else
                     io_error(c, "read");
             }
+            break;
+        }
+        if (c->q.bytes && !c->no_wait && !c->lingering) {
+            /* The kernel did not take all of the echoes: what is read now
+             * would only be copied into the queue behind them.  Read again
+             * once it has taken them (a client reading its echoes), or once
+             * it has taken nothing for WAIT_OUT_MS (one that does not: then
+             * up to high water, as before). */
+            c->wait_out = 1;
+            sweep_by(S->L, S->L->now + WAIT_OUT_MS + 1);
             break;
         }
         if ((size_t)n < want)
@@ -408,6 +495,11 @@ static void on_writable(conn *c)
             c->paused = 0;
             if (c->t_frame)
                 c->t_frame = c->S->L->now; /* the stall was ours, not the peer's */
+        }
+        if (!c->q.bytes) {
+            if (c->wait_out && c->t_frame)
+                c->t_frame = c->S->L->now;
+            c->wait_out = c->no_wait = 0;
         }
     }
     if (!c->q.bytes && source_pending(c))
@@ -506,8 +598,14 @@ static void conn_event(loop *L, io *w, uint32_t events)
 {
     conn *c = (conn *)w;
     (void)L;
-    if (events & EPOLLOUT)
+    if (events & EPOLLOUT) {
+        int waited = c->wait_out;
         on_writable(c);
+        /* it waited for the kernel to take its echoes, not for input: read
+         * now rather than after another epoll_ctl and epoll_wait */
+        if (waited && !c->wait_out && !c->dead && can_read(c))
+            events |= EPOLLIN;
+    }
     if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         if (can_read(c)) {
             on_readable(c);
@@ -538,7 +636,7 @@ static void conn_sweep(conn *c)
         c->dead = 1;
         plog(LOG_WARN, "timeout", "conn=%" PRIu32 " error=Timeout kind=write pending=%zu offset=%" PRIu64,
              c->id, c->q.bytes, stream_off(c));
-    } else if (!c->closing && !c->rd_eof && !c->paused && c->t_frame && o->msg_ms &&
+    } else if (!c->closing && !c->rd_eof && !c->paused && !c->wait_out && c->t_frame && o->msg_ms &&
                now - c->t_frame >= o->msg_ms) {
         g_stats.timeouts_msg++;
         conn_fail(c, VSOK_E_TIMEOUT, stream_off(c), "message-timeout");
@@ -547,6 +645,18 @@ static void conn_sweep(conn *c)
         g_stats.timeouts_idle++;
         c->closing = 1;
         plog(LOG_INFO, "idle-timeout", "conn=%" PRIu32 " idle_ms=%" PRId64, c->id, now - c->t_rx);
+    }
+    if (c->wait_out) {
+        if (now - c->t_tx >= WAIT_OUT_MS) {
+            /* nothing taken for a while: a client not reading its echoes
+             * is read on up to high water, as the output bound allows */
+            c->wait_out = 0;
+            c->no_wait = 1;
+            if (c->t_frame)
+                c->t_frame = now;
+        } else {
+            sweep_by(c->S->L, c->t_tx + WAIT_OUT_MS + 1);
+        }
     }
     if (c->dec && !c->t_frame && now - c->t_rx >= DECODER_IDLE_MS && vsok_decoder_at_boundary(c->dec) &&
         vsok_decoder_error(c->dec) == VSOK_OK) {

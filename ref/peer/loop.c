@@ -6,7 +6,9 @@
  * is kept in step with its owner's state by io_watch, and a handle with no
  * interest is not registered at all.  Timers are a periodic sweep over all connections
  * (10,000 connections cost microseconds per sweep), which keeps a
- * connection's timer state to three timestamps instead of heap nodes.
+ * connection's timer state to three timestamps instead of heap nodes; a
+ * handle that needs an earlier look (echo's wait for the kernel to take
+ * output) lowers next_sweep.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -389,9 +391,9 @@ int loop_run(loop *L)
         }
         free_deferred(L);
         if (L->now >= L->next_sweep) {
+            L->next_sweep = L->now + L->sweep_ms; /* before: a handle may ask for an earlier one */
             sweep(L);
             free_deferred(L);
-            L->next_sweep = L->now + L->sweep_ms;
         }
     }
     refuse_log(L, 1);

@@ -345,6 +345,103 @@ static void half_close(int tcp)
 Test(echo, half_close_still_gets_every_echo_tcp) { half_close(1); }
 Test(echo, half_close_still_gets_every_echo_unix) { half_close(0); }
 
+/* ------------------------------------------- frames cut where a read ends */
+
+#define CUT_FRAMES 3
+#define CUT_LEN 65536
+
+/* Three whole 64 KiB frames and the first cut bytes of a fourth in one
+ * write: the three are echoed at once (the cut frame is not waited for),
+ * nothing of the fourth until its rest comes; then the rest, and the fourth
+ * comes back whole.  Then a fifth cut off and the stream ended: Truncated
+ * at the end of the stream, nothing of the fifth echoed.  The peer reads a
+ * cut frame's rest right behind it in its read buffer when it has arrived
+ * and hands it to the decoder when not; either way the outcome is this. */
+static void cut_frames(int tcp, size_t cut)
+{
+    char addr[128];
+    tpeer p;
+    tpeer_start(&p, "listen", listen_addr(tcp, addr, sizeof addr), NULL);
+    const size_t fl = VSOK_HEADER_SIZE + CUT_LEN, n = (CUT_FRAMES + 2) * fl;
+    uint8_t *in = malloc(n), *back = malloc(n), *pay = malloc(CUT_LEN);
+    for (uint32_t i = 0; i < CUT_FRAMES + 2; i++) {
+        tfill(pay, CUT_LEN, i);
+        tframe(in + i * fl, pay, CUT_LEN);
+    }
+    int fd = tconnect(p.addr);
+    twrite(fd, in, CUT_FRAMES * fl + cut);
+    cr_assert_eq(tread_exact(fd, back, CUT_FRAMES * fl), 0, "cut %zu: the whole frames were not echoed", cut);
+    cr_expect(memcmp(back, in, CUT_FRAMES * fl) == 0, "cut %zu: echo of the whole frames differs", cut);
+    struct pollfd pf = {fd, POLLIN, 0};
+    cr_expect_eq(poll(&pf, 1, 100), 0, "cut %zu: something of the cut frame was echoed early", cut);
+    twrite(fd, in + CUT_FRAMES * fl + cut, fl); /* its rest, and as much of the next */
+    cr_assert_eq(tread_exact(fd, back, fl), 0, "cut %zu: the cut frame was not echoed", cut);
+    cr_expect(memcmp(back, in + CUT_FRAMES * fl, fl) == 0, "cut %zu: echo of the cut frame differs", cut);
+    shutdown(fd, SHUT_WR);
+    cr_expect(texpect_end(fd, T_IO_MS), "cut %zu: no end of stream after the truncated frame", cut);
+    close(fd);
+    cr_expect_eq(tpeer_stop(&p), 0);
+    char *log = tpeer_log(&p), want[128];
+    snprintf(want, sizeof want, " error=Truncated offset=%zu ", (CUT_FRAMES + 1) * fl + cut);
+    cr_expect_not_null(strstr(log, want), "cut %zu: expected '%s' in: %s", cut, want, log);
+    free(log);
+    free(in);
+    free(back);
+    free(pay);
+}
+
+static const size_t cuts[] = {1, 7, 8, 9, 4096, VSOK_HEADER_SIZE + CUT_LEN - 1};
+
+Test(echo, frames_cut_where_a_read_ends_are_echoed_whole_unix)
+{
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+        cut_frames(0, cuts[i]);
+}
+
+Test(echo, frames_cut_where_a_read_ends_are_echoed_whole_tcp)
+{
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+        cut_frames(1, cuts[i]);
+}
+
+/* A bad header right behind a frame cut off at the end of a read (the
+ * frame's rest and the bad bytes in one write): the cut frame is echoed
+ * whole, nothing of the bad one, and the error is at the bad byte's offset. */
+Test(echo, bad_header_behind_a_cut_frame_is_reported_at_its_offset)
+{
+    for (int tcp = 0; tcp < 2; tcp++) {
+        char addr[128];
+        tpeer p;
+        tpeer_start(&p, "listen", listen_addr(tcp, addr, sizeof addr), NULL);
+        const size_t fl = VSOK_HEADER_SIZE + CUT_LEN, cut = 1000;
+        uint8_t *in = malloc(2 * fl + 8), *back = malloc(2 * fl), *pay = malloc(CUT_LEN);
+        for (uint32_t i = 0; i < 2; i++) {
+            tfill(pay, CUT_LEN, i);
+            tframe(in + i * fl, pay, CUT_LEN);
+        }
+        memcpy(in + 2 * fl, "VSOX\0\0\0\1", 8);
+        int fd = tconnect(p.addr);
+        twrite(fd, in, fl + cut);
+        cr_assert_eq(tread_exact(fd, back, fl), 0, "tcp=%d: first frame not echoed", tcp);
+        twrite(fd, in + fl + cut, fl - cut + 8);
+        uint8_t *out;
+        size_t outlen;
+        cr_expect_eq(texchange(fd, in, 0, &out, &outlen), 0, "tcp=%d: no end of stream", tcp);
+        cr_expect(outlen == fl && memcmp(out, in + fl, fl) == 0, "tcp=%d: echoed %zu bytes, want the cut frame",
+                  tcp, outlen);
+        free(out);
+        close(fd);
+        cr_expect_eq(tpeer_stop(&p), 0);
+        char *log = tpeer_log(&p), want[128];
+        snprintf(want, sizeof want, " error=InvalidMagicBytes offset=%zu ", 2 * fl + 3);
+        cr_expect_not_null(strstr(log, want), "tcp=%d: expected '%s' in: %s", tcp, want, log);
+        free(log);
+        free(in);
+        free(back);
+        free(pay);
+    }
+}
+
 /* --------------------------------------------------------- back-pressure */
 
 static void never_reads(int tcp)
