@@ -119,6 +119,7 @@ typedef struct vc_result {
     int64_t duration_ms;
     char *bin_path; /* reproducer: bytes sent */
     char *replay;   /* reproducer: command */
+    int cut;        /* the IUT ended the connection before every owed byte came */
 } vc_result;
 
 /* --- options and run state --- */

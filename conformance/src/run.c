@@ -225,6 +225,7 @@ static void grade_exchange(vc_ctx *x, const vc_case *c, vc_result *res, const vc
         }
         return;
     case VC_R_SHORT:
+        res->cut = 1;
         explain(res, rd);
         /* (a reset case is about surviving the reset: an echo missing
          * before it is a framing fault) */
@@ -834,6 +835,15 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
                 set(&res->expected, vc_strdup("after this case, a fresh connection gets a correct "
                                               "echo"));
                 set(&res->actual, vc_printf("%s: the IUT crashed or wedged in this case", why));
+            } else if (p == VC_PROBE_GONE && res->verdict == VC_FAIL && res->cut) {
+                /* The connection was cut and the server is gone: the cut is
+                 * the crash, whichever case (this one, or a hostile one
+                 * alongside under --jobs) brought it down. */
+                verdict(res, VC_FAIL, "VSOK-SURVIVE");
+                set(&res->actual, vc_printf("%s; afterwards %s: the IUT went down while this case ran "
+                                            "(the missing echoes are its crash), the remaining cases are "
+                                            "skipped",
+                                            res->actual ? res->actual : "", why));
             } else {
                 set(&res->actual, vc_printf("%s; afterwards %s: the IUT no longer serves, the "
                                             "remaining cases are skipped",

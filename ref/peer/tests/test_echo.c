@@ -427,8 +427,8 @@ Test(echo, bad_header_behind_a_cut_frame_is_reported_at_its_offset)
         uint8_t *out;
         size_t outlen;
         cr_expect_eq(texchange(fd, in, 0, &out, &outlen), 0, "tcp=%d: no end of stream", tcp);
-        cr_expect(outlen == fl && memcmp(out, in + fl, fl) == 0, "tcp=%d: echoed %zu bytes, want the cut frame",
-                  tcp, outlen);
+        cr_expect(outlen == fl && memcmp(out, in + fl, fl) == 0,
+                  "tcp=%d: echoed %zu bytes, want the cut frame", tcp, outlen);
         free(out);
         close(fd);
         cr_expect_eq(tpeer_stop(&p), 0);
