@@ -135,7 +135,7 @@ typedef struct vc_opts {
     const char **html_with;
     size_t nhtml_with;
     int tap, list, verbose, quiet, strict;
-    int jobs;  /* cases run concurrently (--jobs); 1 in the client role */
+    int jobs;  /* cases run concurrently (--jobs); 1 in the client role without per-job listeners */
     int color; /* -1 auto */
     const char **pick, **skip;
     size_t npick, nskip;

@@ -330,6 +330,41 @@ static int accept_client(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, 
     }
 }
 
+static void conn_init(vc_conn *c, int *refused, char *err)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->pid = -1;
+    *refused = 0;
+    err[0] = 0;
+}
+
+/* Server role: a connection to the target, with so (may be NULL) set on the
+ * socket before it connects. */
+static int server_connect(vc_ctx *x, vc_conn *c, const vsok_sockopts *so, int64_t deadline, int *refused,
+                          char *err, size_t errlen)
+{
+    vsok_addr a;
+    int64_t left = deadline - vc_now_ms();
+    vsok_err e = vsok_addr_parse(&a, x->o->target, err, errlen);
+    if (e == VSOK_OK && (e = vsok_addr_connect_opts(&a, so, left > 0 ? (int)left : 1, &c->fd)) != VSOK_OK)
+        vsok_addr_explain(&a, 1, e, err, errlen);
+    if (e != VSOK_OK) {
+        int en = errno;
+        /* gone, or so wedged it no longer accepts: either way the rest of
+         * the run cannot reach it */
+        *refused = e == VSOK_E_TIMEOUT ||
+                   (e == VSOK_E_IO && (en == ECONNREFUSED || en == ENOENT || en == ECONNRESET));
+        if (!err[0])
+            snprintf(err, errlen, "cannot connect to %s: %s (%s)", x->o->target, vsok_errname(e),
+                     e == VSOK_E_IO ? strerror(en) : vsok_strerror(e));
+        errno = en;
+        return -1;
+    }
+    set_nonblock(c->fd);
+    return 0;
+}
+
 /* The slow reader's buffer on a TCP target is set before connect(2).  tcp(7):
  * set after it, it does harm: the window shrinks below what the IUT has
  * already seen.  Linux's sender caps its segments at half the largest window
@@ -343,68 +378,32 @@ int vc_iut_open_rcvbuf(vc_ctx *x, vc_conn *c, int64_t deadline, int rcvbuf, int 
                        size_t errlen)
 {
     vsok_addr a;
-    if (rcvbuf <= 0 || x->o->role != VC_ROLE_SERVER ||
-        vsok_addr_parse(&a, x->o->target, NULL, 0) != VSOK_OK || a.kind != VSOK_ADDR_TCP) {
-        /* unix: bounded by the IUT's send buffer anyway; vsock: its buffer
-         * is SO_VM_SOCKETS_BUFFER_SIZE and the credit it grants, not this.
-         * A TCP connection accepted in the client role is past its
-         * handshake: shrinking it now would make a correct client crawl,
-         * so it keeps its buffer and the late start of reading alone
-         * pushes back. */
-        if (vc_iut_open(x, c, deadline, refused, err, errlen) != 0)
-            return -1;
-        int proto = 0;
-        socklen_t pl = sizeof proto;
-        if (rcvbuf > 0 &&
-            !(getsockopt(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP))
-            (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-        return 0;
+    if (rcvbuf > 0 && x->o->role == VC_ROLE_SERVER && vsok_addr_parse(&a, x->o->target, NULL, 0) == VSOK_OK &&
+        a.kind == VSOK_ADDR_TCP) {
+        vsok_sockopts so = {.rcvbuf = rcvbuf};
+        conn_init(c, refused, err);
+        return server_connect(x, c, &so, deadline, refused, err, errlen);
     }
-    memset(c, 0, sizeof *c);
-    c->pid = -1;
-    *refused = 0;
-    int64_t left = deadline - vc_now_ms();
-    vsok_sockopts so = {.rcvbuf = rcvbuf};
-    vsok_err e = vsok_addr_connect_opts(&a, &so, left > 0 ? (int)left : 1, &c->fd);
-    if (e == VSOK_OK) {
-        set_nonblock(c->fd);
-        return 0;
-    }
-    int en = errno;
-    *refused = e == VSOK_E_TIMEOUT || (e == VSOK_E_IO && (en == ECONNREFUSED || en == ECONNRESET));
-    char why[300];
-    errno = en;
-    vsok_addr_explain(&a, 1, e, why, sizeof why);
-    snprintf(err, errlen, "cannot connect to %s: %s", x->o->target, why);
-    errno = en;
-    return -1;
+    /* unix: bounded by the IUT's send buffer anyway; vsock: its buffer is
+     * SO_VM_SOCKETS_BUFFER_SIZE and the credit it grants, not this.  A TCP
+     * connection accepted in the client role is past its handshake:
+     * shrinking it now would make a correct client crawl, so it keeps its
+     * buffer and the late start of reading alone pushes back. */
+    if (vc_iut_open(x, c, deadline, refused, err, errlen) != 0)
+        return -1;
+    int proto = 0;
+    socklen_t pl = sizeof proto;
+    if (rcvbuf > 0 && !(getsockopt(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP))
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    return 0;
 }
 
 int vc_iut_open(vc_ctx *x, vc_conn *c, int64_t deadline, int *refused, char *err, size_t errlen)
 {
     vc_opts *o = x->o;
-    memset(c, 0, sizeof *c);
-    c->fd = -1;
-    c->pid = -1;
-    *refused = 0;
-    err[0] = 0;
-    if (o->role == VC_ROLE_SERVER) {
-        int64_t left = deadline - vc_now_ms();
-        vsok_err e = vsok_connect(o->target, left > 0 ? (int)left : 1, &c->fd, err, errlen);
-        if (e != VSOK_OK) {
-            int en = errno;
-            /* gone, or so wedged it no longer accepts: either way the
-             * rest of the run cannot reach it */
-            *refused = e == VSOK_E_TIMEOUT ||
-                       (e == VSOK_E_IO && (en == ECONNREFUSED || en == ENOENT || en == ECONNRESET));
-            if (!err[0])
-                snprintf(err, errlen, "cannot connect to %s: %s (%s)", o->target, vsok_errname(e),
-                         e == VSOK_E_IO ? strerror(en) : vsok_strerror(e));
-            return -1;
-        }
-        set_nonblock(c->fd);
-        return 0;
-    }
+    conn_init(c, refused, err);
+    if (o->role == VC_ROLE_SERVER)
+        return server_connect(x, c, NULL, deadline, refused, err, errlen);
     if (o->role == VC_ROLE_EXEC) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
