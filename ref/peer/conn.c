@@ -324,13 +324,6 @@ static void frame_clock(conn *c, uint64_t start)
         c->t_frame = c->S->L->now; /* the frame under way began in this read */
 }
 
-/* Asks the loop for a sweep no later than at (ms). */
-static void sweep_by(loop *L, int64_t at)
-{
-    if (L->next_sweep > at)
-        L->next_sweep = at;
-}
-
 /* Accounts for bytes read. */
 static void got(conn *c, size_t n)
 {
@@ -444,7 +437,7 @@ static void on_readable(conn *c)
              * it has taken nothing for WAIT_OUT_MS (one that does not: then
              * up to high water, as before). */
             c->wait_out = 1;
-            sweep_by(S->L, S->L->now + WAIT_OUT_MS + 1);
+            loop_sweep_by(S->L, S->L->now + WAIT_OUT_MS + 1);
             break;
         }
         if ((size_t)n < want)
@@ -655,7 +648,7 @@ static void conn_sweep(conn *c)
             if (c->t_frame)
                 c->t_frame = now;
         } else {
-            sweep_by(c->S->L, c->t_tx + WAIT_OUT_MS + 1);
+            loop_sweep_by(c->S->L, c->t_tx + WAIT_OUT_MS + 1);
         }
     }
     if (c->dec && !c->t_frame && now - c->t_rx >= DECODER_IDLE_MS && vsok_decoder_at_boundary(c->dec) &&

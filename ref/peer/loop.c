@@ -8,7 +8,7 @@
  * (10,000 connections cost microseconds per sweep), which keeps a
  * connection's timer state to three timestamps instead of heap nodes; a
  * handle that needs an earlier look (echo's wait for the kernel to take
- * output) lowers next_sweep.
+ * output) asks for it with loop_sweep_by.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -337,6 +337,12 @@ static void on_signal(loop *L, io *w, uint32_t events)
         else
             begin_stop(L, (int)si.ssi_signo);
     }
+}
+
+void loop_sweep_by(loop *L, int64_t at)
+{
+    if (L->next_sweep > at)
+        L->next_sweep = at;
 }
 
 static void sweep(loop *L)

@@ -109,6 +109,9 @@ int io_watch(loop *L, io *w, uint32_t want);
 /* Frees p once the current batch of events is handled (events for it may
  * still be in the batch). */
 void loop_free_later(loop *L, void *p);
+/* The next sweep comes no later than at (ms, the loop's clock): for a
+ * handle whose timer is sooner than the sweep period. */
+void loop_sweep_by(loop *L, int64_t at);
 /* Publishes the bound address of fd (stdout line, port file, ready fd). */
 int peer_announce(const peer_opts *o, int fd);
 void loop_result(loop *L, int code);
