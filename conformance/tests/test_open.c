@@ -28,6 +28,23 @@ static int listen_tcp(char *target, size_t len)
     return fd;
 }
 
+/* A run's options and context for one role: addr is the server role's
+ * target or the client role's listen address. */
+static void ctx_init(vc_ctx *x, vc_opts *o, vc_role role, const char *addr)
+{
+    memset(o, 0, sizeof *o);
+    o->role = role;
+    if (role == VC_ROLE_CLIENT)
+        o->listen = addr;
+    else
+        o->target = addr;
+    o->timeout_ms = 5000;
+    memset(x, 0, sizeof *x);
+    x->o = o;
+    x->listen_fd = -1;
+    x->pending_fd = -1;
+}
+
 /* The window the runner offered in its handshake, as the IUT's side sees
  * it before any data: tcpi_snd_wnd of the accepted socket. */
 static unsigned offered_window(int rcvbuf)
@@ -35,15 +52,8 @@ static unsigned offered_window(int rcvbuf)
     char target[128];
     int lfd = listen_tcp(target, sizeof target);
     vc_opts o;
-    memset(&o, 0, sizeof o);
-    o.role = VC_ROLE_SERVER;
-    o.target = target;
-    o.timeout_ms = 5000;
     vc_ctx x;
-    memset(&x, 0, sizeof x);
-    x.o = &o;
-    x.listen_fd = -1;
-    x.pending_fd = -1;
+    ctx_init(&x, &o, VC_ROLE_SERVER, target);
     vc_conn c;
     int refused = 0;
     char err[512];
@@ -90,12 +100,8 @@ Test(iut_open, slow_reader_connect_to_nothing_is_refused_with_the_reason)
     int lfd = listen_tcp(target, sizeof target);
     close(lfd); /* the port is free again: nothing listens */
     vc_opts o;
-    memset(&o, 0, sizeof o);
-    o.role = VC_ROLE_SERVER;
-    o.target = target;
     vc_ctx x;
-    memset(&x, 0, sizeof x);
-    x.o = &o;
+    ctx_init(&x, &o, VC_ROLE_SERVER, target);
     vc_conn c;
     int refused = 0;
     char err[512] = "";
@@ -110,13 +116,8 @@ Test(iut_open, slow_reader_connect_to_nothing_is_refused_with_the_reason)
 static int client_rcvbuf(const char *listen)
 {
     vc_opts o;
-    memset(&o, 0, sizeof o);
-    o.role = VC_ROLE_CLIENT;
-    o.listen = listen;
-    o.timeout_ms = 5000;
     vc_ctx x;
-    memset(&x, 0, sizeof x);
-    x.o = &o;
+    ctx_init(&x, &o, VC_ROLE_CLIENT, listen);
     char err[512] = "";
     cr_assert_eq(vc_iut_start(&x, err, sizeof err), 0, "listen: %s", err);
     int cfd = -1;

@@ -699,6 +699,19 @@ Test(socket, queue_holds_messages_until_flush)
     close(peer);
 }
 
+/* Queues the n messages of st (payloads at offs[i] + 8), ends the stream,
+ * and checks that the peer read exactly st, message by message. */
+static void queue_all_and_collect(vsok_socket *s, int peer, const uint8_t *st, const size_t *sizes,
+                                  const size_t *offs, size_t n)
+{
+    collector c;
+    collector_start(&c, peer, n + 1);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
+    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
+    collector_finish(&c, st, sizes, offs, n);
+}
+
 Test(socket, queue_keeps_order_around_large_messages_and_flushes_when_full)
 {
     enum { N = 20000 };
@@ -709,12 +722,7 @@ Test(socket, queue_keeps_order_around_large_messages_and_flushes_when_full)
     uint8_t *st = build_stream(sizes, N, &len, offs);
     int peer;
     vsok_socket *s = open_pair(&peer);
-    collector c;
-    collector_start(&c, peer, N + 1);
-    for (size_t i = 0; i < N; i++)
-        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
-    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
-    collector_finish(&c, st, sizes, offs, N);
+    queue_all_and_collect(s, peer, st, sizes, offs, N);
     free(st);
     vsok_socket_close(s);
 }
@@ -729,12 +737,7 @@ Test(socket, queue_flushes_by_itself_when_full)
     uint8_t *st = build_stream(sizes, N, &len, offs);
     int peer;
     vsok_socket *s = open_pair(&peer);
-    collector c;
-    collector_start(&c, peer, N + 1);
-    for (size_t i = 0; i < N; i++)
-        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
-    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
-    collector_finish(&c, st, sizes, offs, N);
+    queue_all_and_collect(s, peer, st, sizes, offs, N);
     free(st);
     vsok_socket_close(s);
 }
@@ -795,12 +798,7 @@ Test(socket, queue_survives_partial_writes_and_eagain_on_tiny_buffers)
     tu_tiny_buffers(peer);
     vsok_socket_set_timeout(s, 30000); /* bounds each flush; makes the fd non-blocking */
     cr_assert(fcntl(vsok_socket_fd(s), F_GETFL) & O_NONBLOCK);
-    collector c;
-    collector_start(&c, peer, N + 1);
-    for (size_t i = 0; i < N; i++)
-        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
-    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
-    collector_finish(&c, st, sizes, offs, N);
+    queue_all_and_collect(s, peer, st, sizes, offs, N);
     free(st);
     vsok_socket_close(s);
 }
