@@ -12,8 +12,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_snd_wnd, TCP_NODELAY */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -660,8 +660,8 @@ Test(tcp, connect_to_closed_port_is_io_econnrefused)
     close(holder);
 }
 
-/* The buffer sizes are set on the socket before it connects (the window
- * the SYN offers is conformance/tests/test_open.c's concern). */
+/* The buffer sizes are set on the socket before it connects: the window
+ * the SYN offers is already the small one. */
 Test(tcp, connect_opts_set_the_buffers_before_the_handshake)
 {
     vsok_addr a, b;
@@ -680,6 +680,15 @@ Test(tcp, connect_opts_set_the_buffers_before_the_handshake)
     cr_expect_eq(v, 2 * 8192, "SO_RCVBUF %d (the kernel doubles what was set)", v);
     cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &vl), 0);
     cr_expect_eq(v, 2 * 16384, "SO_SNDBUF %d", v);
+    /* set before connect, the receive buffer sized the window of the SYN:
+     * the listener's side sees it before any data */
+    struct tcp_info ti;
+    memset(&ti, 0, sizeof ti);
+    socklen_t tl = sizeof ti;
+    cr_assert_eq(getsockopt(afd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+    if (tl >= offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof ti.tcpi_snd_wnd)
+        cr_expect_leq(ti.tcpi_snd_wnd, 2 * 8192,
+                      "the handshake offered a %u-byte window: SO_RCVBUF was set after it", ti.tcpi_snd_wnd);
     int nodelay = 0;
     vl = sizeof nodelay;
     cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &vl), 0);
