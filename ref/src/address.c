@@ -193,6 +193,16 @@ static vsok_err parse_unix(vsok_addr *a, const char *p, size_t n, int abstract_o
     return VSOK_OK;
 }
 
+/* The port follows the last colon: hosts (bare IPv6) and fc paths may hold
+ * colons of their own. */
+static const char *last_colon(const char *p, size_t n)
+{
+    for (size_t i = n; i > 0; i--)
+        if (p[i - 1] == ':')
+            return p + i - 1;
+    return NULL;
+}
+
 static int host_char_ok(unsigned char c) { return c > 0x20 && c != 0x7f && c != '[' && c != ']' && c != '/'; }
 
 /* HOST:PORT where HOST is a name, an IPv4 literal, [IPv6] or a bare IPv6
@@ -220,12 +230,7 @@ static vsok_err parse_tcp(vsok_addr *a, const char *p, size_t n, char *err, size
         if (hostn == 0)
             return fail(err, errlen, "tcp host is empty: expected tcp:HOST:PORT");
     } else {
-        const char *colon = NULL;
-        for (size_t i = n; i > 0; i--)
-            if (p[i - 1] == ':') {
-                colon = p + i - 1;
-                break;
-            }
+        const char *colon = last_colon(p, n);
         if (!colon)
             return fail(err, errlen, "tcp address '%s' is missing the port: expected tcp:HOST:PORT",
                         quote(p, n).s);
@@ -278,13 +283,8 @@ static vsok_err parse_vsock(vsok_addr *a, const char *p, size_t n, char *err, si
 
 static vsok_err parse_fc(vsok_addr *a, const char *p, size_t n, char *err, size_t errlen)
 {
-    const char *colon = NULL;
+    const char *colon = last_colon(p, n);
     a->kind = VSOK_ADDR_FC;
-    for (size_t i = n; i > 0; i--)
-        if (p[i - 1] == ':') {
-            colon = p + i - 1;
-            break;
-        }
     if (!colon)
         return fail(err, errlen, "fc address '%s' is missing the port: expected fc:UDS_PATH:PORT",
                     quote(p, n).s);

@@ -451,6 +451,14 @@ vsok_err vsok_addr_listen(const vsok_addr *a, int backlog, int *fd_out)
 /* ------------------------------------------------------------------------ */
 /* Address of a live socket                                                  */
 
+/* An IPv4 or IPv6 socket address (port in network order) as a tcp address. */
+static vsok_err tcp_from(vsok_addr *a, int family, const void *addr, uint16_t port_be)
+{
+    a->kind = VSOK_ADDR_TCP;
+    a->port = ntohs(port_be);
+    return inet_ntop(family, addr, a->host, sizeof a->host) ? VSOK_OK : VSOK_E_IO;
+}
+
 vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a)
 {
     struct sockaddr_storage ss;
@@ -469,19 +477,11 @@ vsok_err vsok_addr_from_fd(int fd, int peer, vsok_addr *a)
     switch (ss.ss_family) {
     case AF_INET: {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-        a->kind = VSOK_ADDR_TCP;
-        a->port = ntohs(in->sin_port);
-        if (!inet_ntop(AF_INET, &in->sin_addr, a->host, sizeof a->host))
-            return VSOK_E_IO;
-        return VSOK_OK;
+        return tcp_from(a, AF_INET, &in->sin_addr, in->sin_port);
     }
     case AF_INET6: {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-        a->kind = VSOK_ADDR_TCP;
-        a->port = ntohs(in6->sin6_port);
-        if (!inet_ntop(AF_INET6, &in6->sin6_addr, a->host, sizeof a->host))
-            return VSOK_E_IO;
-        return VSOK_OK;
+        return tcp_from(a, AF_INET6, &in6->sin6_addr, in6->sin6_port);
     }
     case AF_UNIX: {
         const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
@@ -549,7 +549,8 @@ void vsok_addr_explain(const vsok_addr *a, int connecting, vsok_err e, char *err
     errno = saved;
 }
 
-vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen)
+/* vsok_connect and vsok_listen: parse, open, explain a failure. */
+static vsok_err open_text(const char *text, int connecting, int arg, int *fd_out, char *err, size_t errlen)
 {
     vsok_addr a;
     if (fd_out)
@@ -557,20 +558,18 @@ vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, 
     vsok_err e = vsok_addr_parse(&a, text, err, errlen);
     if (e != VSOK_OK)
         return e;
-    if ((e = vsok_addr_connect(&a, timeout_ms, fd_out)) != VSOK_OK)
-        vsok_addr_explain(&a, 1, e, err, errlen);
+    e = connecting ? vsok_addr_connect(&a, arg, fd_out) : vsok_addr_listen(&a, arg, fd_out);
+    if (e != VSOK_OK)
+        vsok_addr_explain(&a, connecting, e, err, errlen);
     return e;
+}
+
+vsok_err vsok_connect(const char *text, int timeout_ms, int *fd_out, char *err, size_t errlen)
+{
+    return open_text(text, 1, timeout_ms, fd_out, err, errlen);
 }
 
 vsok_err vsok_listen(const char *text, int backlog, int *fd_out, char *err, size_t errlen)
 {
-    vsok_addr a;
-    if (fd_out)
-        *fd_out = -1;
-    vsok_err e = vsok_addr_parse(&a, text, err, errlen);
-    if (e != VSOK_OK)
-        return e;
-    if ((e = vsok_addr_listen(&a, backlog, fd_out)) != VSOK_OK)
-        vsok_addr_explain(&a, 0, e, err, errlen);
-    return e;
+    return open_text(text, 0, backlog, fd_out, err, errlen);
 }

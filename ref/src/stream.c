@@ -95,6 +95,17 @@ static vsok_err wait_ready(const vsok_stream *s, short events, int64_t deadline)
 
 static int would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
+/* After a read or write that failed with errno: 1 = make the call again
+ * (interrupted, or the fd became ready); 0 = the call ends with *err (a
+ * callback stream's EAGAIN included: wait_ready hands it to the caller). */
+static int retry_after_failure(const vsok_stream *s, short events, int64_t deadline, vsok_err *err)
+{
+    if (errno == EINTR)
+        return 1;
+    *err = would_block(errno) ? wait_ready(s, events, deadline) : VSOK_E_IO;
+    return *err == VSOK_OK;
+}
+
 vsok_err vsok_stream_read_full(vsok_stream *s, void *buf, size_t len, size_t *got)
 {
     size_t done = 0;
@@ -161,12 +172,8 @@ vsok_err vsok__writev_until(vsok_stream *s, const struct iovec *iov, int iovcnt,
         }
         ssize_t n = write_some(s, win, cnt);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (!would_block(errno))
-                return VSOK_E_IO;
-            vsok_err err = wait_ready(s, POLLOUT, deadline);
-            if (err != VSOK_OK)
+            vsok_err err;
+            if (!retry_after_failure(s, POLLOUT, deadline, &err))
                 return err;
             continue;
         }
@@ -221,12 +228,8 @@ static vsok_err read_loop(vsok_stream *s, void *buf, size_t len, size_t *got, in
         }
         if (n == 0)
             return VSOK_E_EOF;
-        if (errno == EINTR)
-            continue;
-        if (!would_block(errno))
-            return VSOK_E_IO;
-        vsok_err err = wait_ready(s, POLLIN, deadline_ms);
-        if (err != VSOK_OK)
+        vsok_err err;
+        if (!retry_after_failure(s, POLLIN, deadline_ms, &err))
             return err;
     }
 }
