@@ -114,7 +114,7 @@ int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *o
     return 0;
 }
 
-static int hexval(char c)
+int cli_hexval(char c)
 {
     if (is_digit(c))
         return c - '0';
@@ -136,12 +136,12 @@ int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, ui
     const char *p = s;
     if (allow_hex && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         p += 2;
-        if (hexval(*p) < 0)
+        if (cli_hexval(*p) < 0)
             return fail(why, whylen, "not a number; expected %s", kind);
-        for (; hexval(*p) >= 0; p++) {
+        for (; cli_hexval(*p) >= 0; p++) {
             if (v >> 60)
                 over = 1;
-            v = v << 4 | (uint64_t)hexval(*p);
+            v = v << 4 | (uint64_t)cli_hexval(*p);
         }
     } else {
         int r = digits_u64(&p, &v);

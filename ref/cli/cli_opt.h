@@ -34,6 +34,9 @@ int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *o
 int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, uint64_t *out, char *why,
                     size_t whylen);
 
+/* The value of one hex digit, or -1 for any other character. */
+int cli_hexval(char c);
+
 /* Size in bytes: DIGITS with an optional suffix k, K, KiB (1024) or m, M,
  * MiB (1048576), in [min, max]. */
 int cli_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t whylen);

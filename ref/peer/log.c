@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli_json.h"
+#include "cli_opt.h"
 
 static int g_level = LOG_INFO;
 static int g_json;
@@ -76,17 +77,6 @@ static void put(out *o, const void *s, size_t n)
 
 static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A JSON string from text that may carry log_q escapes (\" \\ \xHH):
  * those are undone first, then the tools' one escaper (cli_json.h) writes
  * it, so peer bytes that are not UTF-8 still make valid JSON. */
@@ -97,8 +87,8 @@ static void put_json_str(out *o, const char *s, size_t n, int unescape)
     for (size_t i = 0; i < n && r < sizeof raw; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (unescape && ch == '\\' && i + 1 < n) {
-            if (s[i + 1] == 'x' && i + 3 < n && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
-                ch = (unsigned char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
+            if (s[i + 1] == 'x' && i + 3 < n && cli_hexval(s[i + 2]) >= 0 && cli_hexval(s[i + 3]) >= 0) {
+                ch = (unsigned char)(cli_hexval(s[i + 2]) * 16 + cli_hexval(s[i + 3]));
                 i += 3;
             } else {
                 ch = (unsigned char)s[i + 1];
