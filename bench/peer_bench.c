@@ -17,12 +17,22 @@
  * 4 KiB and 64 KiB, against the raw echo and a second baseline: a naive
  * thread-per-connection server written the original (Rust) way - blocking
  * read of the 8-byte header, blocking read of the payload, then two writes
- * (header, payload).  It gets TCP_NODELAY like the others.
+ * (header, payload).  It gets TCP_NODELAY like the others.  Two peer rows
+ * per cell, each with its own ratios and goal verdict: the default peer
+ * and vsok-peer --busy-poll 50us (--busy-poll DUR picks another window),
+ * with each server's CPU seconds per wall second, since polling buys its
+ * latency with CPU.  The raw echo sleeps in epoll_wait like the default
+ * peer (it does not poll).
  *
- * Every cell runs the servers interleaved (raw, peer, naive, raw, ...) reps
- * times and prints the ratios of each rep's pair with their spread
- * (min / median / max), so noise is visible.  Loopback only, every run
- * bounded in time. */
+ * The throughput cells use the default peer; one more short table runs the
+ * 1-connection throughput cells with the default and the busy-poll peer, to
+ * show what polling costs per CPU second where it cannot help (--busy-cost:
+ * that table only).
+ *
+ * Every cell runs the servers interleaved (raw, peer, [busy-poll peer,]
+ * naive, raw, ...) reps times and prints the ratios of each rep's pair with
+ * their spread (min / median / max), so noise is visible.  Loopback only,
+ * every run bounded in time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -612,12 +622,14 @@ int main(int argc, char **argv)
     }
     printf("# vsok-peer echo vs raw byte echo (same client and transport; %d interleaved runs x %.1f s)\n\n",
            reps, secs);
-    printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "
-           "min / median / max.\n\n");
-    printf(
-        "| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server CPU s "
-        "| goal (per CPU s, median) |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    if (!only_lat && !only_cost) {
+        printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "
+               "min / median / max.\n\n");
+        printf(
+            "| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server "
+            "CPU s | goal (per CPU s, median) |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+    }
     static const size_t sizes[] = {64, 65536};
     static const int conns[] = {1, 64};
     for (int tcp = 1; tcp >= 0 && !only_lat && !only_cost; tcp--) {
