@@ -17,12 +17,22 @@
  * 4 KiB and 64 KiB, against the raw echo and a second baseline: a naive
  * thread-per-connection server written the original (Rust) way - blocking
  * read of the 8-byte header, blocking read of the payload, then two writes
- * (header, payload).  It gets TCP_NODELAY like the others.
+ * (header, payload).  It gets TCP_NODELAY like the others.  Two peer rows
+ * per cell, each with its own ratios and goal verdict: the default peer
+ * and vsok-peer --busy-poll 50us (--busy-poll DUR picks another window),
+ * with each server's CPU seconds per wall second, since polling buys its
+ * latency with CPU.  The raw echo sleeps in epoll_wait like the default
+ * peer (it does not poll).
  *
- * Every cell runs the servers interleaved (raw, peer, naive, raw, ...) reps
- * times and prints the ratios of each rep's pair with their spread
- * (min / median / max), so noise is visible.  Loopback only, every run
- * bounded in time. */
+ * The throughput cells use the default peer; one more short table runs the
+ * 1-connection throughput cells with the default and the busy-poll peer, to
+ * show what polling costs per CPU second where it cannot help (--busy-cost:
+ * that table only).
+ *
+ * Every cell runs the servers interleaved (raw, peer, [busy-poll peer,]
+ * naive, raw, ...) reps times and prints the ratios of each rep's pair with
+ * their spread (min / median / max), so noise is visible.  Loopback only,
+ * every run bounded in time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -249,16 +259,25 @@ static void start_forked(server *s, int tcp, int naive)
     close(lfd);
 }
 
-static void start_peer(server *s, const char *bin, int tcp, int out_fd)
+static const char *g_busy = "50us"; /* --busy-poll of the busy-poll peer row */
+
+/* busy: NULL, or the --busy-poll value to start it with. */
+static void start_peer(server *s, const char *bin, int tcp, int out_fd, const char *busy)
 {
     int rp[2];
     if (pipe2(rp, O_CLOEXEC) != 0)
         die("pipe");
     char unixaddr[128];
     snprintf(unixaddr, sizeof unixaddr, "unix:@vsok-bench-peer-%d", getpid());
-    const char *argv[] = {bin, "--ready-fd",  "3",     "-q",     "--idle-timeout",
-                          "0", "--max-conns", "20000", "listen", tcp ? "tcp:127.0.0.1:0" : unixaddr,
-                          NULL};
+    const char *argv[] = {bin,  "--ready-fd",  "3",     "-q",     "--idle-timeout",
+                          "0",  "--max-conns", "20000", "listen", tcp ? "tcp:127.0.0.1:0" : unixaddr,
+                          NULL, NULL,          NULL};
+    if (busy) {
+        argv[10] = argv[8];
+        argv[11] = argv[9];
+        argv[8] = "--busy-poll";
+        argv[9] = busy;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, rp[1], 3);
@@ -432,7 +451,7 @@ static int idle_memory(const char *bin, int nconn)
     if (pipe2(lp, O_CLOEXEC) != 0)
         die("pipe");
     server s;
-    start_peer(&s, bin, 1, lp[1]);
+    start_peer(&s, bin, 1, lp[1], NULL);
     close(lp[1]);
     fcntl(lp[0], F_SETFL, O_NONBLOCK);
     /* let the freshly started peer settle before the baseline */
@@ -515,21 +534,28 @@ static const char *spread(char *out, size_t len, const double *v, int n)
     return out;
 }
 
-/* One run of one server (0 raw, 1 vsok-peer, 2 naive threaded): messages per
- * second; *per_cpu gets bytes echoed per server CPU second. */
+/* Servers of run_one. */
+enum { K_RAW, K_PEER, K_NAIVE, K_BUSY };
+
+/* One run of one server (a K_*; K_BUSY: vsok-peer --busy-poll g_busy):
+ * messages per second; *per_cpu gets bytes echoed per server CPU second,
+ * *cpu_s (may be NULL) the server's CPU seconds per wall second. */
 static double run_one(int kind, const char *bin, int tcp, size_t size, int conns, int wmsgs, double secs,
-                      double *per_cpu)
+                      double *per_cpu, double *cpu_s)
 {
     server s;
     double mb;
     uint64_t all;
-    if (kind == 1)
-        start_peer(&s, bin, tcp, -1);
+    if (kind == K_PEER || kind == K_BUSY)
+        start_peer(&s, bin, tcp, -1, kind == K_BUSY ? g_busy : NULL);
     else
-        start_forked(&s, tcp, kind == 2);
+        start_forked(&s, tcp, kind == K_NAIVE);
+    double t0 = now_s();
     double v = load(s.addr, size, conns, wmsgs, secs, &mb, &all);
-    double cpu = stop(&s);
+    double cpu = stop(&s), wall = now_s() - t0;
     *per_cpu = cpu > 0 ? (double)all / cpu : 0;
+    if (cpu_s)
+        *cpu_s = wall > 0 ? cpu / wall : 0;
     return v;
 }
 
@@ -537,7 +563,7 @@ int main(int argc, char **argv)
 {
     const char *bin = NULL;
     double secs = 0.6;
-    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0, only_lat = 0, only_mem = 0;
+    int reps = 5, nconn = 10000, only_tcp = -1, skip_mem = 0, only_lat = 0, only_mem = 0, only_cost = 0;
     long only_size = 0, only_conns = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
@@ -556,13 +582,19 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--latency")) {
             only_lat = 1; /* the latency-bound cells only */
             skip_mem = 1;
+        } else if (!strcmp(argv[i], "--busy-poll") && i + 1 < argc) {
+            g_busy = argv[++i]; /* the busy-poll row's window (default 50us) */
+        } else if (!strcmp(argv[i], "--busy-cost")) {
+            only_cost = 1; /* the busy-poll throughput cost table only */
+            skip_mem = 1;
         } else if (!strcmp(argv[i], "--memory")) {
             only_mem = 1; /* the idle-connection memory cell only */
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_peer --peer PATH/vsok-peer [--quick] [--reps N] [--conns N]"
-                            " [--cell tcp|unix SIZE CONNS] [--latency] [--memory]\n");
+                            " [--cell tcp|unix SIZE CONNS] [--latency] [--busy-cost] [--busy-poll DUR]"
+                            " [--memory]\n");
             return 2;
         }
     }
@@ -590,15 +622,17 @@ int main(int argc, char **argv)
     }
     printf("# vsok-peer echo vs raw byte echo (same client and transport; %d interleaved runs x %.1f s)\n\n",
            reps, secs);
-    printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "
-           "min / median / max.\n\n");
-    printf(
-        "| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server CPU s "
-        "| goal (per CPU s, median) |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    if (!only_lat && !only_cost) {
+        printf("Throughput (512 KiB window per connection).  Ratios are per run (each run's pair), "
+               "min / median / max.\n\n");
+        printf(
+            "| transport | size | conns | raw msgs/s | peer msgs/s | peer/raw msgs/s | peer/raw per server "
+            "CPU s | goal (per CPU s, median) |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+    }
     static const size_t sizes[] = {64, 65536};
     static const int conns[] = {1, 64};
-    for (int tcp = 1; tcp >= 0 && !only_lat; tcp--) {
+    for (int tcp = 1; tcp >= 0 && !only_lat && !only_cost; tcp--) {
         for (size_t si = 0; si < 2; si++) {
             for (size_t ci = 0; ci < 2; ci++) {
                 if (only_tcp >= 0 &&
@@ -606,8 +640,8 @@ int main(int argc, char **argv)
                     continue;
                 double raw[MAXREP], peer[MAXREP], rcpu[MAXREP], pcpu[MAXREP], q[MAXREP], qc[MAXREP];
                 for (int r = 0; r < reps; r++) {
-                    raw[r] = run_one(0, bin, tcp, sizes[si], conns[ci], 0, secs, &rcpu[r]);
-                    peer[r] = run_one(1, bin, tcp, sizes[si], conns[ci], 0, secs, &pcpu[r]);
+                    raw[r] = run_one(K_RAW, bin, tcp, sizes[si], conns[ci], 0, secs, &rcpu[r], NULL);
+                    peer[r] = run_one(K_PEER, bin, tcp, sizes[si], conns[ci], 0, secs, &pcpu[r], NULL);
                     q[r] = raw[r] > 0 ? peer[r] / raw[r] : 0;
                     qc[r] = rcpu[r] > 0 ? pcpu[r] / rcpu[r] : 0;
                 }
@@ -623,17 +657,55 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("\npeer/raw msgs/s is wall-clock throughput; per server CPU s divides the bytes echoed by the\n"
-           "CPU time each server used, which other load on the machine disturbs far less.\n");
+    if (!only_lat && !only_cost)
+        printf(
+            "\npeer/raw msgs/s is wall-clock throughput; per server CPU s divides the bytes echoed by the\n"
+            "CPU time each server used, which other load on the machine disturbs far less.\n");
 
-    if (only_tcp < 0 || only_lat) {
-        printf("\nLatency-bound (1 connection, the next message sent only when an echo is whole).\n\n");
-        printf("| transport | size | in flight | raw msgs/s | peer msgs/s | naive msgs/s | peer/raw | "
-               "peer/naive "
-               "| goal (medians) |\n");
-        printf("|---|---|---|---|---|---|---|---|---|\n");
+    if ((only_tcp < 0 && !only_lat) || only_cost) {
+        /* what busy polling costs where it cannot help: a full pipeline
+         * never lets the loop run dry, so any spin is pure overhead */
+        printf("\nThroughput with --busy-poll %s (512 KiB window, 1 connection): its cost per server CPU "
+               "second.\n\n",
+               g_busy);
+        printf(
+            "| transport | size | peer msgs/s | busy msgs/s | busy/peer msgs/s | busy/peer per server CPU s "
+            "| peer CPU s/s | busy CPU s/s |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+        for (int tcp = 1; tcp >= 0; tcp--) {
+            for (size_t si = 0; si < 2; si++) {
+                double peer[MAXREP], busy[MAXREP], pcpu[MAXREP], bcpu[MAXREP], pu[MAXREP], bu[MAXREP];
+                double q[MAXREP], qc[MAXREP];
+                for (int r = 0; r < reps; r++) {
+                    peer[r] = run_one(K_PEER, bin, tcp, sizes[si], 1, 0, secs, &pcpu[r], &pu[r]);
+                    busy[r] = run_one(K_BUSY, bin, tcp, sizes[si], 1, 0, secs, &bcpu[r], &bu[r]);
+                    q[r] = peer[r] > 0 ? busy[r] / peer[r] : 0;
+                    qc[r] = pcpu[r] > 0 ? bcpu[r] / pcpu[r] : 0;
+                }
+                char sq[64], sqc[64];
+                printf("| %s | %s | %.0f | %.0f | %s | %s | %.2f | %.2f |\n", tcp ? "tcp" : "unix",
+                       sizes[si] == 64 ? "64 B" : "64 KiB", median(peer, reps), median(busy, reps),
+                       spread(sq, sizeof sq, q, reps), spread(sqc, sizeof sqc, qc, reps), median(pu, reps),
+                       median(bu, reps));
+                fflush(stdout);
+            }
+        }
+        printf("\nCPU s/s: server CPU seconds per wall second of the run (medians).\n");
+    }
+
+    if ((only_tcp < 0 || only_lat) && !only_cost) {
+        char busy_name[64];
+        snprintf(busy_name, sizeof busy_name, "peer --busy-poll %s", g_busy);
+        printf("\nLatency-bound (1 connection, the next message sent only when an echo is whole).  Two rows "
+               "per cell:\nthe default peer and %s, each with its own ratios (min / median / max of "
+               "the runs).\n\n",
+               busy_name);
+        printf("| transport | size | in flight | server | raw msgs/s | server msgs/s | naive msgs/s | /raw | "
+               "/naive | server CPU s/s | goal (medians) |\n");
+        printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
         static const size_t lsizes[] = {64, 4096, 65536};
         static const int windows[] = {1, 4};
+        int met[2] = {0, 0}, cells = 0;
         for (int tcp = 1; tcp >= 0; tcp--) {
             for (size_t wi = 0; wi < 2; wi++) {
                 for (size_t si = 0; si < 3; si++) {
@@ -641,30 +713,47 @@ int main(int argc, char **argv)
                     if (only_tcp >= 0 &&
                         (only_tcp != tcp || (size_t)only_size != lsizes[si] || only_conns != windows[wi]))
                         continue;
-                    double raw[MAXREP], peer[MAXREP], naive[MAXREP], q[MAXREP], qn[MAXREP], cpu;
+                    /* row 0: default peer, row 1: busy-poll peer */
+                    double raw[MAXREP], naive[MAXREP], srv[2][MAXREP], q[2][MAXREP], qn[2][MAXREP],
+                        cpu[2][MAXREP], bpc;
                     for (int r = 0; r < reps; r++) {
-                        raw[r] = run_one(0, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);
-                        peer[r] = run_one(1, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);
-                        naive[r] = run_one(2, bin, tcp, lsizes[si], 1, windows[wi], secs, &cpu);
-                        q[r] = raw[r] > 0 ? peer[r] / raw[r] : 0;
-                        qn[r] = naive[r] > 0 ? peer[r] / naive[r] : 0;
+                        raw[r] = run_one(K_RAW, bin, tcp, lsizes[si], 1, windows[wi], secs, &bpc, NULL);
+                        srv[0][r] =
+                            run_one(K_PEER, bin, tcp, lsizes[si], 1, windows[wi], secs, &bpc, &cpu[0][r]);
+                        srv[1][r] =
+                            run_one(K_BUSY, bin, tcp, lsizes[si], 1, windows[wi], secs, &bpc, &cpu[1][r]);
+                        naive[r] = run_one(K_NAIVE, bin, tcp, lsizes[si], 1, windows[wi], secs, &bpc, NULL);
+                        for (int k = 0; k < 2; k++) {
+                            q[k][r] = raw[r] > 0 ? srv[k][r] / raw[r] : 0;
+                            qn[k][r] = naive[r] > 0 ? srv[k][r] / naive[r] : 0;
+                        }
                     }
-                    char sq[64], sqn[64];
-                    int ok = median(q, reps) >= 0.9 && median(qn, reps) >= 1.2;
-                    misses += !ok;
-                    printf("| %s | %s | %d | %.0f | %.0f | %.0f | %s | %s | >= 0.9 and >= 1.2 %s |\n",
-                           tcp ? "tcp" : "unix",
-                           lsizes[si] == 64     ? "64 B"
-                           : lsizes[si] == 4096 ? "4 KiB"
-                                                : "64 KiB",
-                           windows[wi], median(raw, reps), median(peer, reps), median(naive, reps),
-                           spread(sq, sizeof sq, q, reps), spread(sqn, sizeof sqn, qn, reps),
-                           ok ? "met" : "MISSED");
+                    cells++;
+                    for (int k = 0; k < 2; k++) {
+                        char sq[64], sqn[64];
+                        int ok = median(q[k], reps) >= 0.9 && median(qn[k], reps) >= 1.2;
+                        misses += !ok;
+                        met[k] += ok;
+                        printf("| %s | %s | %d | %s | %.0f | %.0f | %.0f | %s | %s | %.2f | >= 0.9 and >= "
+                               "1.2 %s "
+                               "|\n",
+                               tcp ? "tcp" : "unix",
+                               lsizes[si] == 64     ? "64 B"
+                               : lsizes[si] == 4096 ? "4 KiB"
+                                                    : "64 KiB",
+                               windows[wi], k ? busy_name : "peer", median(raw, reps), median(srv[k], reps),
+                               median(naive, reps), spread(sq, sizeof sq, q[k], reps),
+                               spread(sqn, sizeof sqn, qn[k], reps), median(cpu[k], reps),
+                               ok ? "met" : "MISSED");
+                    }
                     fflush(stdout);
                 }
             }
         }
-        printf("\nnaive: thread per connection, blocking read of the header, of the payload, two writes.\n");
+        printf("\nnaive: thread per connection, blocking read of the header, of the payload, two writes.\n"
+               "server CPU s/s: the server's CPU seconds per wall second of the run (median).\n"
+               "Latency goal met: peer in %d of %d cells, %s in %d of %d cells.\n",
+               met[0], cells, busy_name, met[1], cells);
     }
     if (!skip_mem)
         misses += idle_memory(bin, nconn);

@@ -43,24 +43,28 @@ static int digits_u64(const char **p, uint64_t *v)
     return over;
 }
 
-/* "250ms", "90s", "2m", "1.5h": the shortest exact spelling of ms. */
-static void fmt_ms(char *b, size_t n, int64_t ms)
+/* "250ms", "90s", "2m", "1.5h", "50us": the shortest exact spelling of us. */
+static void fmt_us(char *b, size_t n, uint64_t us)
 {
     static const struct {
-        int64_t ms;
+        uint64_t us;
         const char *u;
-    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    } units[] = {{3600000000u, "h"}, {60000000, "m"}, {1000000, "s"}, {1000, "ms"}, {1, "us"}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (ms % units[i].ms == 0 || units[i].ms == 1) {
-            snprintf(b, n, "%" PRId64 "%s", ms / units[i].ms, units[i].u);
+        if (us % units[i].us == 0 || units[i].us == 1) {
+            snprintf(b, n, "%" PRIu64 "%s", us / units[i].us, units[i].u);
             return;
         }
 }
 
-int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare, char *why,
-                       size_t whylen)
+/* The one duration grammar, in microseconds; res is the resolution of the
+ * result (1 or 1000 us), limits and result in units of res.  The unit us
+ * is taken only when res is 1 (a millisecond option says "unknown unit"). */
+static int parse_duration(const char *s, uint64_t res, int64_t min, int64_t max, int64_t *out, int *bare,
+                          char *why, size_t whylen)
 {
-    static const char form[] = "a number with unit ms, s, m or h, e.g. 500ms, 10s, 2m";
+    const char *form = res == 1 ? "a number with unit us, ms, s, m or h, e.g. 50us, 500ms, 10s"
+                                : "a number with unit ms, s, m or h, e.g. 500ms, 10s, 2m";
     char lim[32];
     if (!*s)
         return fail(why, whylen, "empty; expected %s", form);
@@ -84,34 +88,50 @@ int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *o
             }
         }
     }
-    uint64_t unit;
+    uint64_t unit; /* in us */
     const char *u = p;
-    if (!strcmp(u, "ms"))
+    if (res == 1 && !strcmp(u, "us"))
         unit = 1;
-    else if (!strcmp(u, "s") || !*u)
+    else if (!strcmp(u, "ms"))
         unit = 1000;
+    else if (!strcmp(u, "s") || !*u)
+        unit = 1000000;
     else if (!strcmp(u, "m"))
-        unit = 60000;
+        unit = 60000000;
     else if (!strcmp(u, "h"))
-        unit = 3600000;
+        unit = 3600000000u;
     else
         return fail(why, whylen, "unknown unit '%s'; expected %s", u, form);
-    fmt_ms(lim, sizeof lim, max_ms);
-    if (r > 0 || ip > (uint64_t)max_ms / unit)
+    uint64_t max_us = (uint64_t)max > UINT64_MAX / 4 / res ? UINT64_MAX / 4 : (uint64_t)max * res;
+    fmt_us(lim, sizeof lim, max_us);
+    if (r > 0 || ip > max_us / unit)
         return fail(why, whylen, "more than the maximum of %s", lim);
-    uint64_t ms = ip * unit + frac * unit / scale; /* frac*unit < 1e9 * 3.6e6 */
-    if (ms > (uint64_t)max_ms)
+    uint64_t us = ip * unit + frac * unit / scale; /* frac*unit < 1e9 * 3.6e9 */
+    if (us > max_us)
         return fail(why, whylen, "more than the maximum of %s", lim);
-    if (ms == 0 && nonzero)
-        return fail(why, whylen, "finer than the 1ms resolution");
-    if ((int64_t)ms < min_ms) {
-        fmt_ms(lim, sizeof lim, min_ms);
+    uint64_t v = us / res;
+    if (v == 0 && nonzero)
+        return fail(why, whylen, "finer than the 1%s resolution", res == 1 ? "us" : "ms");
+    if ((int64_t)v < min) {
+        fmt_us(lim, sizeof lim, (uint64_t)min * res);
         return fail(why, whylen, "less than the minimum of %s", lim);
     }
-    *out_ms = (int64_t)ms;
+    *out = (int64_t)v;
     if (bare)
         *bare = !*u;
     return 0;
+}
+
+int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare, char *why,
+                       size_t whylen)
+{
+    return parse_duration(s, 1000, min_ms, max_ms, out_ms, bare, why, whylen);
+}
+
+int cli_parse_duration_us(const char *s, int64_t min_us, int64_t max_us, int64_t *out_us, char *why,
+                          size_t whylen)
+{
+    return parse_duration(s, 1, min_us, max_us, out_us, NULL, why, whylen);
 }
 
 int cli_hexval(char c)

@@ -29,6 +29,12 @@
 int cli_parse_duration(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out_ms, int *bare, char *why,
                        size_t whylen);
 
+/* The same grammar with the unit us as well, for a duration finer than a
+ * millisecond (a busy-poll window): result and limits in microseconds;
+ * non-zero below 1 us is refused. */
+int cli_parse_duration_us(const char *s, int64_t min_us, int64_t max_us, int64_t *out_us, char *why,
+                          size_t whylen);
+
 /* Count: unsigned decimal DIGITS in [min, max].  With allow_hex, 0xHEX too
  * (seeds are printed in hex). */
 int cli_parse_count(const char *s, int allow_hex, uint64_t min, uint64_t max, uint64_t *out, char *why,

@@ -9,6 +9,17 @@
  * connection's timer state to three timestamps instead of heap nodes; a
  * handle that needs an earlier look (echo's wait for the kernel to take
  * output) asks for it with loop_sweep_by.
+ *
+ * Busy poll (--busy-poll, off by default): where the loop would sleep, it
+ * polls (epoll_wait with timeout 0) instead, until busy_poll_us after the
+ * end of the last batch of events it handled, then sleeps as before.  A
+ * client that answers within the window is served without the cost of a
+ * sleep and wake-up.  Adaptive: a window that runs out with no event turns
+ * polling off; it comes back on when a sleep is ended by an event that came
+ * within busy_poll_us of the last one (the window would have caught it).
+ * So a peer polls at most busy_poll_us after its last event, and a client
+ * slower than the window costs one wasted window, not one per message.  The
+ * loop's timers bound the wait as always: a sweep due ends the polling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -363,6 +375,15 @@ static void close_all(loop *L)
         L->svc->close_all(L->svc);
 }
 
+/* Microseconds of CLOCK_MONOTONIC: the busy-poll window is finer than the
+ * loop's millisecond clock. */
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int loop_run(loop *L)
 {
     struct epoll_event evs[256];
@@ -383,7 +404,18 @@ int loop_run(loop *L)
             wait = L->drain_deadline - L->now;
         if (wait < 0)
             wait = 0;
+        int slept = 0; /* busy poll: this wait may block */
+        if (wait > 0 && L->o->busy_poll_us > 0) {
+            if (mono_us() >= L->busy_until_us)
+                L->spin_off = 1; /* the window ran out with no event (or never opened) */
+            if (!L->spin_off)
+                wait = 0; /* poll; the timers above still bound the window */
+            else
+                slept = 1;
+        }
         int n = epoll_wait(L->epfd, evs, 256, (int)wait);
+        if (n > 0 && slept) /* would the window have caught these events? */
+            L->spin_off = mono_us() >= L->busy_until_us;
         if (n < 0 && errno != EINTR) {
             plog(LOG_ERROR, "epoll", "error=%s", strerror(errno));
             close_all(L);
@@ -396,6 +428,8 @@ int loop_run(loop *L)
             w->cb(L, w, evs[i].events);
         }
         free_deferred(L);
+        if (n > 0 && L->o->busy_poll_us > 0)
+            L->busy_until_us = mono_us() + L->o->busy_poll_us;
         if (L->now >= L->next_sweep) {
             L->next_sweep = L->now + L->sweep_ms; /* before: a handle may ask for an earlier one */
             sweep(L);

@@ -118,6 +118,13 @@ static const char help_text[] =
     "                             of its output is queued (default 1MiB); reading\n"
     "                             resumes below a quarter of it\n"
     "        --backlog N          listen backlog (default 4096)\n"
+    "        --busy-poll DUR      listen/connect/relay: when the loop would sleep,\n"
+    "                             poll without sleeping until DUR after the last\n"
+    "                             event it handled, then sleep (default 0: off;\n"
+    "                             at most 1s).  A window that brings nothing\n"
+    "                             turns polling off until an event comes within\n"
+    "                             DUR of the last.  Lower latency when the other\n"
+    "                             side answers within DUR, for CPU time.\n"
     "        --keep-going         relay: keep forwarding after a violation\n"
     "    -f, --format FMT         recv/send --replies: raw, hex or json\n"
     "    -l, --lines              send: one message per input line\n"
@@ -135,9 +142,10 @@ static const char help_text[] =
     "    -h, --help               this text\n"
     "        --version\n"
     "\n"
-    "    DUR is a number with unit ms, s, m or h (500ms, 1.5s, 2m); a plain\n"
-    "    number is seconds; at most 168h.  SIZE is a number of bytes with\n"
-    "    optional k/KiB or m/MiB (16k, 1MiB).  N is an unsigned decimal number.\n"
+    "    DUR is a number with unit ms, s, m or h (500ms, 1.5s, 2m; --busy-poll\n"
+    "    also takes us, e.g. 50us); a plain number is seconds; at most 168h.\n"
+    "    SIZE is a number of bytes with optional k/KiB or m/MiB (16k, 1MiB).\n"
+    "    N is an unsigned decimal number.\n"
     "    A bad value is a one-line error naming the option, exit status 2.\n"
     "\n"
     "LOGS AND STATISTICS\n"
@@ -196,6 +204,10 @@ __attribute__((noreturn)) static void bad_value(const char *opt, const char *val
 /* A week: every timeout fits the int milliseconds of poll(2) and the library. */
 #define DUR_MAX_MS (168 * 3600 * 1000LL)
 
+/* A spin window longer than a second is a misconfiguration, not a latency
+ * trade: the loop would burn a core for seconds after every event. */
+#define BUSY_POLL_MAX_US 1000000
+
 static int64_t opt_dur(const char *opt, const char *s)
 {
     int64_t ms;
@@ -244,6 +256,7 @@ enum {
     O_CONNTO,
     O_HIGHWATER,
     O_BACKLOG,
+    O_BUSYPOLL,
     O_KEEPGOING,
     O_LISTEN,
     O_PORTFILE,
@@ -268,6 +281,7 @@ static const struct option longopts[] = {
     {"connect-timeout", required_argument, 0, O_CONNTO},
     {"high-water", required_argument, 0, O_HIGHWATER},
     {"backlog", required_argument, 0, O_BACKLOG},
+    {"busy-poll", required_argument, 0, O_BUSYPOLL},
     {"keep-going", no_argument, 0, O_KEEPGOING},
     {"format", required_argument, 0, 'f'},
     {"lines", no_argument, 0, 'l'},
@@ -415,6 +429,14 @@ int main(int argc, char **argv)
         case O_CONNTO: o.connect_ms = opt_dur("--connect-timeout", optarg); break;
         case O_HIGHWATER: o.high_water = (size_t)opt_size("--high-water", optarg, 0, 1ull << 32); break;
         case O_BACKLOG: o.backlog = (int)opt_count("--backlog", optarg, 0, 1u << 20); break;
+        case O_BUSYPOLL: {
+            int64_t us;
+            char why[256];
+            if (cli_parse_duration_us(optarg, 0, BUSY_POLL_MAX_US, &us, why, sizeof why) != 0)
+                bad_value("--busy-poll", optarg, why);
+            o.busy_poll_us = us;
+            break;
+        }
         case O_KEEPGOING: o.keep_going = 1; break;
         case 'f': {
             static const char *const fmts[] = {"raw", "hex", "json", NULL};

@@ -41,6 +41,7 @@ typedef struct peer_opts {
     int listen;  /* send/recv: accept one connection instead */
     int replies; /* send: print what comes back */
     int backlog;
+    int64_t busy_poll_us; /* loop: poll this long after an event before blocking; 0 = off */
 } peer_opts;
 
 /* ------------------------------------------------------------ the loop
@@ -89,7 +90,9 @@ struct loop {
     int64_t drain_deadline;
     int64_t now;
     int64_t next_sweep, sweep_ms;
-    int exit_code; /* client roles: worst outcome seen */
+    int64_t busy_until_us; /* busy poll: spin (epoll_wait 0) until this, monotonic us */
+    int spin_off;          /* busy poll: off until a short sleep (see loop.c) */
+    int exit_code;         /* client roles: worst outcome seen */
     int64_t refuse_logged_at;
     uint64_t refused_unlogged;
 };

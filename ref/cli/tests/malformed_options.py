@@ -45,6 +45,8 @@ PEER_BAD = [
     ("--ready-fd", "abc"), ("--ready-fd", "-1"), ("--ready-fd", "999"),
     ("--mode", "foo"), ("-m", ""), ("--format", "xml"), ("-f", "HEX"), ("--log-format", "yaml"),
     ("--pattern", ""),
+    ("--busy-poll", "nan"), ("--busy-poll", "-1"), ("--busy-poll", "2s"), ("--busy-poll", "1000001us"),
+    ("--busy-poll", ""), ("--busy-poll", "50usx"), ("--busy-poll", "50 us"), ("--busy-poll", "0.5us"),
 ]
 
 PEER_GOOD = [
@@ -54,6 +56,7 @@ PEER_GOOD = [
     ("--size", "1"), ("--size", "64K"), ("--size", "1MiB"), ("--conns", "1"), ("--max-conns", "3"),
     ("--max-payload", "1048576"), ("--high-water", "0"), ("--high-water", "4M"), ("--backlog", "0"),
     ("--mode", "sink"), ("--format", "json"), ("--log-format", "json"), ("--pattern", "hi"),
+    ("--busy-poll", "50us"), ("--busy-poll", "0"), ("--busy-poll", "1ms"), ("--busy-poll", "1s"),
 ]
 
 CONFORM_BAD = [

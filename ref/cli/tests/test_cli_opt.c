@@ -91,6 +91,45 @@ Test(duration, enforces_the_minimum)
     cr_expect_eq(ms, 1);
 }
 
+Test(duration, microseconds_take_us_and_the_same_grammar)
+{
+    static const struct {
+        const char *in;
+        int64_t us;
+    } good[] = {{"50us", 50}, {"0", 0},        {"1ms", 1000}, {"0.05ms", 50},
+                {"1.5us", 1}, {"1s", 1000000}, {"1", 1000000}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t us = -7;
+        char why[200] = "";
+        cr_expect_eq(cli_parse_duration_us(good[i].in, 0, 1000000, &us, why, sizeof why), 0, "'%s': %s",
+                     good[i].in, why);
+        cr_expect_eq(us, good[i].us, "'%s' -> %lld us", good[i].in, (long long)us);
+    }
+    static const struct {
+        const char *in, *why;
+    } bad[] = {{"nan", "not a duration"},
+               {"-1", "not a duration"},
+               {"", "empty"},
+               {"50usx", "unknown unit 'usx'"},
+               {"0.5us", "finer than the 1us resolution"},
+               {"2s", "more than the maximum of 1s"},
+               {"1000001us", "more than the maximum of 1s"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t us = -7;
+        char why[200] = "";
+        cr_expect_eq(cli_parse_duration_us(bad[i].in, 0, 1000000, &us, why, sizeof why), -1, "'%s' accepted",
+                     bad[i].in);
+        cr_expect_eq(us, -7);
+        cr_expect_not_null(strstr(why, bad[i].why), "'%s': reason '%s' lacks '%s'", bad[i].in, why,
+                           bad[i].why);
+    }
+    /* a millisecond option does not take us */
+    int64_t ms = -7;
+    char why[200] = "";
+    cr_expect_eq(cli_parse_duration("50us", 0, DAY_MS, &ms, NULL, why, sizeof why), -1);
+    cr_expect_not_null(strstr(why, "unknown unit 'us'"), "%s", why);
+}
+
 Test(count, accepts_decimal_and_hex_only_when_asked)
 {
     uint64_t v = 7;

@@ -211,6 +211,23 @@ long long tfield(const char *line, const char *key)
     return strtoll(q + strlen(pat), NULL, 10);
 }
 
+double tpeer_cpu_seconds(const tpeer *p)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = 0;
+    const char *s = strrchr(buf, ')'); /* comm may hold spaces */
+    cr_assert_not_null(s);
+    unsigned long ut = 0, st = 0;
+    /* fields after comm: state(3) ... utime(14) stime(15) */
+    cr_assert_eq(sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 int64_t tnow_ms(void)
 {
     struct timespec ts;

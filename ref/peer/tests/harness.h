@@ -36,6 +36,9 @@ long long tfield(const char *line, const char *key);
 /* Polls the stats until key reaches want, bounded in count and by T_IO_MS;
  * returns the last value seen (the caller asserts on it). */
 long long tpeer_wait_stat(tpeer *p, const char *key, long long want);
+/* CPU seconds (user + system) the running peer has used so far, from
+ * /proc/PID/stat (clock-tick resolution). */
+double tpeer_cpu_seconds(const tpeer *p);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t tnow_ms(void);
 

@@ -292,23 +292,6 @@ Test(bounds, slow_payload_costs_what_was_received_not_what_was_announced)
 
 /* ------------------------------------------------ relay hang-up spin */
 
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t k = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[k] = 0;
-    const char *p = strrchr(buf, ')'); /* comm may hold spaces */
-    cr_assert_not_null(p);
-    unsigned long ut = 0, st = 0;
-    /* fields after comm: state(3) ... utime(14) stime(15) */
-    cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Over Unix sockets (a half-close is seen at once, whatever is buffered):
  * the target half-closes and stops reading; the client fills the relay with
  * frames, sees end of stream, and sends its FIN.  Both of the relay's client
@@ -359,10 +342,10 @@ static void hup_wait(const char *write_timeout)
     cr_assert_eq(shutdown(c, SHUT_WR), 0);
 
     /* the window: the relay waits on a target that does not read */
-    double cpu0 = cpu_seconds(s.relay.pid);
+    double cpu0 = tpeer_cpu_seconds(&s.relay);
     struct timespec ts = {3, 0};
     nanosleep(&ts, NULL); /* a measurement window, not synchronisation */
-    double used = cpu_seconds(s.relay.pid) - cpu0;
+    double used = tpeer_cpu_seconds(&s.relay) - cpu0;
 
     /* now the target reads everything: the relay must resume */
     uint8_t *got = malloc(CAP);
