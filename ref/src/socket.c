@@ -330,18 +330,10 @@ static inline void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
     }
 }
 
-/* Header and payload of a small frame (1 <= len <= SMALL_COPY) at p.  The
- * header goes as one 8-byte store of the bytes vsok__header_put writes:
- * built from bytes, gcc merged them into a register with six masks per
- * message inside the write_messages loop. */
+/* Header and payload of a small frame (1 <= len <= SMALL_COPY) at p. */
 static inline void put_small(uint8_t *p, const void *msg, size_t len)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t hdr = (uint64_t)__builtin_bswap32((uint32_t)len) << 32 | __builtin_bswap32(VSOK__MAGIC_BE32);
-    memcpy(p, &hdr, sizeof(hdr));
-#else
-    vsok__header_put(p, (uint32_t)len);
-#endif
+    vsok__header_put8(p, (uint32_t)len);
     copy_small(p + VSOK_HEADER_SIZE, msg, len);
 }
 
