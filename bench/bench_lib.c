@@ -531,9 +531,11 @@ int main(int argc, char **argv)
              * the one-call-per-message ones to run as long, and as they
              * carry the goal, 36 M frames (2.6 GB, about half a second at
              * the byte ceiling) so that a cell is steady. */
-            int batched = m == RAW_BIG || m == COALESCE || m == LIB_BATCH || m == LIB_BATCH_IOV || m == IDEAL ||
-                          m == LIB_BATCH_RECV;
-            double n = size <= 64 ? (batched ? 36000000 : 200000) : size <= 4096 ? 60000 : (256u << 20) / size;
+            int batched = m == RAW_BIG || m == COALESCE || m == LIB_BATCH || m == LIB_BATCH_IOV ||
+                          m == IDEAL || m == LIB_BATCH_RECV;
+            double n = size <= 64     ? (batched ? 36000000 : 200000)
+                       : size <= 4096 ? 60000
+                                      : (256u << 20) / size;
             count[m] = (size_t)(scale * n) < 16 ? 16 : (size_t)(scale * n);
         }
         double wall[MODES][MAX_REPS], cpu[MODES][MAX_REPS];

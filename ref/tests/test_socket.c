@@ -913,9 +913,8 @@ Test(socket, write_messages_sends_the_messages_before_an_invalid_one_and_none_af
     struct {
         struct iovec bad;
         vsok_err err;
-    } cases[] = {{{(void *)"", 0}, VSOK_E_LENGTH},
-                 {{NULL, 5}, VSOK_E_INVAL},
-                 {{big, sizeof big}, VSOK_E_TOO_LARGE}};
+    } cases[] = {
+        {{(void *)"", 0}, VSOK_E_LENGTH}, {{NULL, 5}, VSOK_E_INVAL}, {{big, sizeof big}, VSOK_E_TOO_LARGE}};
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         int peer;
         vsok_socket *s = open_pair(&peer);
