@@ -4,8 +4,10 @@
  * A vsok_socket owns an fd, a protocol (VSOK unless told otherwise), a read
  * buffer and a write queue.  With the default (VSOK) protocol
  * the reader pulls up to 64 KiB per read() and serves many small messages
- * from one system call; the writer sends header and first chunk in one
- * writev and the rest in chunks of at most VSOK_CHUNK_SIZE.  EINTR, short
+ * from one system call; the writer sends a message of up to 8 KiB as one
+ * send() of header and payload copied together, a larger one as header and
+ * first chunk in one writev and the rest in chunks of at most
+ * VSOK_CHUNK_SIZE.  EINTR, short
  * reads and writes are retried; EAGAIN polls up to the per-message deadline;
  * SIGPIPE never fires (MSG_NOSIGNAL).
  *
@@ -85,7 +87,14 @@ VSOK_API vsok_err vsok_socket_queue(vsok_socket *s, const void *msg, size_t len)
 VSOK_API vsok_err vsok_socket_flush(vsok_socket *s);
 
 /* Writes n messages (each iov element is one message) with as few system
- * calls as possible. */
+ * calls as possible: behind whatever is queued, as vsok_socket_queue would
+ * take each (small ones copied, one write per 256 KiB of them; large ones
+ * bypass the copy), then flushed, so all have been sent when it returns
+ * VSOK_OK and the iovecs may be reused.  An invalid element (empty, too
+ * large, NULL with a length) returns its error after the messages before it
+ * have been sent; it and those after it are not.  This is the cheapest
+ * batched path per message: the queue's checks and copy in one loop, with
+ * no call per message. */
 VSOK_API vsok_err vsok_socket_write_messages(vsok_socket *s, const struct iovec *msgs, size_t n);
 
 /* Stream offset at which the last protocol error was detected. */

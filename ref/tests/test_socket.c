@@ -742,6 +742,37 @@ Test(socket, queue_flushes_by_itself_when_full)
     vsok_socket_close(s);
 }
 
+Test(socket, queue_fills_its_256_kib_to_the_last_byte_before_it_flushes)
+{
+    /* 2048 frames of 120 + 8 bytes are exactly the queue's 256 KiB: all of
+     * them stay queued (the last few past the fast path's room check, which
+     * leaves room for any small frame, go in by the exact check), and the
+     * next message flushes them and is queued itself. */
+    enum { N = 2048 + 2 };
+    static size_t sizes[N], offs[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = 120;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    int peer;
+    vsok_socket *s = open_pair(&peer);
+    /* Nothing reads yet: a flush too early would block on the full socket
+     * buffer; the deadline turns that into a failed queue call. */
+    vsok_socket_set_timeout(s, 5000);
+    for (size_t i = 0; i < 2048; i++)
+        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK,
+                     "message %zu: a queue with room left flushed by itself", i);
+    cr_assert_eq(tu_pending(peer), 0, "a queue with room left flushed by itself");
+    collector c;
+    collector_start(&c, peer, N + 1);
+    for (size_t i = 2048; i < N; i++)
+        cr_assert_eq(vsok_socket_queue(s, st + offs[i] + 8, sizes[i]), VSOK_OK, "message %zu", i);
+    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
+    collector_finish(&c, st, sizes, offs, N);
+    free(st);
+    vsok_socket_close(s);
+}
+
 Test(socket, queue_copies_every_small_length_byte_exact)
 {
     /* Every length through each copy the queue uses (1-3, 4-7, 8-15,
@@ -874,14 +905,64 @@ Test(socket, write_messages_sends_all_in_order)
     vsok_socket_close(s);
 }
 
-Test(socket, write_messages_rejects_an_empty_message)
+Test(socket, write_messages_sends_the_messages_before_an_invalid_one_and_none_after)
 {
+    /* As one vsok_socket_write_message per element would: what comes
+     * before the bad element goes out, the bad one and the rest do not. */
+    static uint8_t big[VSOK_MAX_PAYLOAD + 1];
+    struct {
+        struct iovec bad;
+        vsok_err err;
+    } cases[] = {
+        {{(void *)"", 0}, VSOK_E_LENGTH}, {{NULL, 5}, VSOK_E_INVAL}, {{big, sizeof big}, VSOK_E_TOO_LARGE}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        int peer;
+        vsok_socket *s = open_pair(&peer);
+        cr_assert_eq(vsok_socket_queue(s, "q", 1), VSOK_OK);
+        struct iovec iov[4] = {{(void *)"abc", 3}, {big, 200}, cases[k].bad, {(void *)"def", 3}};
+        cr_assert_eq(vsok_socket_write_messages(s, iov, 4), cases[k].err, "case %zu", k);
+        uint8_t want[3 * 8 + 1 + 3 + 200], got[sizeof want + 1];
+        tu_header(want, 1);
+        want[8] = 'q';
+        tu_header(want + 9, 3);
+        memcpy(want + 17, "abc", 3);
+        tu_header(want + 20, 200);
+        memcpy(want + 28, big, 200);
+        cr_assert_eq(tu_pending(peer), sizeof want, "case %zu", k);
+        cr_assert_eq(recv(peer, got, sizeof got, MSG_DONTWAIT), (ssize_t)sizeof want);
+        cr_assert_eq(memcmp(got, want, sizeof want), 0, "case %zu", k);
+        vsok_socket_close(s);
+        close(peer);
+    }
+}
+
+Test(socket, write_messages_fills_and_flushes_the_queue_around_large_messages)
+{
+    /* Far more than a queue of small messages (past the inline copy's 128
+     * bytes too) and large ones among them, behind messages queued
+     * before, in calls of 1, 7, 1000 and the rest: all in order. */
+    enum { N = 20000 };
+    static size_t sizes[N], offs[N];
+    static struct iovec iov[N];
+    for (size_t i = 0; i < N; i++)
+        sizes[i] = i % 997 == 5 ? 70000 + i : 1 + (i * 7) % 300;
+    size_t len;
+    uint8_t *st = build_stream(sizes, N, &len, offs);
+    for (size_t i = 0; i < N; i++)
+        iov[i] = (struct iovec){st + offs[i] + 8, sizes[i]};
     int peer;
     vsok_socket *s = open_pair(&peer);
-    struct iovec iov[2] = {{(void *)"abc", 3}, {(void *)"", 0}};
-    cr_assert_eq(vsok_socket_write_messages(s, iov, 2), VSOK_E_LENGTH);
+    collector c;
+    collector_start(&c, peer, N + 1);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(vsok_socket_queue(s, iov[i].iov_base, iov[i].iov_len), VSOK_OK);
+    static const size_t calls[] = {1, 7, 1000, N - 3 - 1 - 7 - 1000};
+    for (size_t k = 0, at = 3; k < sizeof(calls) / sizeof(calls[0]); at += calls[k++])
+        cr_assert_eq(vsok_socket_write_messages(s, iov + at, calls[k]), VSOK_OK, "call %zu", k);
+    cr_assert_eq(vsok_socket_shutdown_write(s), VSOK_OK);
+    collector_finish(&c, st, sizes, offs, N);
+    free(st);
     vsok_socket_close(s);
-    close(peer);
 }
 
 Test(socket, recv_hands_out_messages_with_stream_offsets)
