@@ -466,6 +466,34 @@ def t_intermittent_fin_loss(tmp):
     print("ok: once: %s\nok: odd: %s" % (once["actual"], odd["actual"]))
 
 
+def tests_dir():
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def t_lookalike(tmp):
+    # A server that answers a message with the previous one when both have
+    # the same length and the same first 16 bytes (lookalike_iut.py).
+    # Every case with unrelated random payloads passes it; the built-in
+    # suite certified it until echo.payload.near-duplicates sent messages
+    # that differ in one byte.  That case, and only that one, must fail it,
+    # under the rule it breaks: each echo is its own payload, byte for byte.
+    iut = os.path.join(tests_dir(), "lookalike_iut.py")
+    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
+                            "unix:" + os.path.join(tmp, "lookalike.sock")])
+    try:
+        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--timeout", "10s"], tmp)
+    finally:
+        srv.stop()
+    check(rc == 1 and rep, "exit %d, want 1 (a FAIL)\n%s" % (rc, text[-2000:]))
+    bad = [c for c in rep["cases"] if c["verdict"] in ("FAIL", "ERROR")]
+    check([c["id"] for c in bad] == ["echo.payload.near-duplicates"],
+          "want exactly echo.payload.near-duplicates to fail, got %s" % [(c["id"], c["actual"]) for c in bad])
+    c = bad[0]
+    check(c["failed_rule"] == "VSOK-FRAME" and "payload byte" in c["actual"],
+          "%s %s" % (c["failed_rule"], c["actual"]))
+    print("ok: %s: %s" % (c["id"], c["actual"]))
+
+
 # The Jenkins/Ant JUnit schema (junit-4.xsd): the attributes each element may
 # carry, and the ones it must.
 JUNIT_ALLOWED = {
