@@ -47,6 +47,9 @@ static const struct {
                         "connections (robustness; the wire format allows serial service)."},
     {"VSOK-LAZY-ALLOC", "The IUT does not reserve a frame's announced size before its bytes arrive "
                         "(robustness against memory exhaustion)."},
+    {"VSOK-RELEASE", "A connection that has ended leaves nothing behind in the IUT: it closes the "
+                     "connection's descriptor, so the number of connections served over its lifetime "
+                     "is not bounded by its descriptor limit."},
     {"VSOK-LINGER", "After a protocol error the IUT closes gracefully, so that echoes it already "
                     "wrote still arrive: on TCP a plain close() with unread input sends RST and "
                     "discards them (robustness; use a lingering close)."},
@@ -543,6 +546,14 @@ static void builtin_robust(vc_catalogue *cat)
             "headers announcing 1 MiB with no payload yet do not make the IUT reserve 1 MiB each",
             "VSOK-LAZY-ALLOC", "robustness hostile");
     c->kind = VC_K_LAZY_ALLOC;
+    c->hostile = 1;
+
+    c = add(cat, "robust.fd-release",
+            "64 connections, each ended (a FIN after an echo, or a protocol error) and closed by "
+            "the IUT: its open descriptors do not grow with them",
+            "VSOK-RELEASE", "robustness hostile");
+    c->kind = VC_K_FD_RELEASE;
+    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
     c->hostile = 1;
 
     c = add(cat, "robust.error-spares-open",

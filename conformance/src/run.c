@@ -3,6 +3,7 @@
  * and SKIP says what was owed and what was seen; survival of the IUT is
  * checked after every hostile or failed case so that a crash or a wedge is
  * reported once, on the case that caused it. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -607,6 +608,115 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
                   open == 1 ? "" : "s", serial ? " (it served one connection at a time)" : ""));
 }
 
+/* Open descriptors of process pid (-1: /proc does not say). */
+static long fd_count(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* The fewest descriptors pid holds within ms (a server's count settles once
+ * its connection threads have finished): the count sampled every 10 ms,
+ * ending early once it is at most `enough`. */
+static long fd_settle(long pid, int ms, long enough)
+{
+    long best = fd_count(pid);
+    for (int64_t end = vc_now_ms() + ms; best > enough && vc_now_ms() < end;) {
+        vc_sleep_ms(10);
+        long n = fd_count(pid);
+        if (n >= 0 && (best < 0 || n < best))
+            best = n;
+    }
+    return best;
+}
+
+/* Connections the IUT ended must not leave descriptors behind.  A server
+ * that only shuts a finished connection down (or keeps it in a registry)
+ * answers every case right, and stops accepting once its descriptor limit
+ * (often 1024) is reached: in production, not in a run of a few hundred
+ * connections.  Counted through /proc/PID/fd, so it needs the pid. */
+static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
+{
+    enum { N = 64, WARM = 4 };
+    static const uint8_t msg[] = "release";
+    static const uint8_t bad[] = "XSOK\0\0\0\x05hello";
+    uint8_t frame[8 + sizeof msg - 1];
+    vc_frame_put(frame, msg, sizeof msg - 1);
+    vc_span span = {msg, sizeof msg - 1};
+    long pid = -1, before = -1;
+    int settle = x->o->timeout_ms < 2000 ? x->o->timeout_ms : 2000;
+    for (int i = 0; i < WARM + N; i++) {
+        if (i == WARM) {
+            /* the baseline once warm-up connections (threads, pools) are done */
+            before = fd_settle(pid, settle / 4, -1);
+            if (before < 0)
+                break;
+        }
+        vc_conn conn;
+        int refused;
+        char err[512];
+        if (vc_iut_open(x, &conn, deadline(x), &refused, err, sizeof err) != 0) {
+            open_failed(x, res, prev, refused, err);
+            return;
+        }
+        if (pid < 0 && (pid = vc_iut_pid(x, &conn)) < 0) {
+            vc_iut_close(x, &conn);
+            break;
+        }
+        int error = i % 2; /* a clean end and a protocol error, alternately */
+        vc_reader rd;
+        vc_reader_init(&rd, &span, error ? 0 : 1);
+        vc_xfer t = {.fd = conn.fd,
+                     .out = error ? bad : frame,
+                     .outlen = error ? sizeof bad - 1 : sizeof frame,
+                     .half_close = !error,
+                     .rd = &rd,
+                     .deadline = deadline(x),
+                     .close_grace_ms = -1};
+        vc_xfer_run(&t);
+        vc_iut_close(x, &conn);
+        if (!t.closed || rd.state != VC_R_COMPLETE) {
+            /* another rule's failure (the cases of VSOK-EOF, -CLOSE-ON-ERROR,
+             * -FRAME name it): nothing to count here */
+            skip(res, vc_printf("not measurable: connection %d (%s) was not %s", i + 1,
+                                error ? "a bad magic" : "an echo, then a FIN",
+                                rd.state != VC_R_COMPLETE ? "answered correctly" : "closed by the IUT in time"));
+            return;
+        }
+    }
+    if (before < 0) {
+        skip(res, vc_strdup("not measurable: needs the IUT's process id (a unix: target or --iut-pid "
+                            "PID) and its /proc entry"));
+        return;
+    }
+    long after = fd_settle(pid, settle, before + N / 4);
+    res->bytes_sent = (uint64_t)(WARM + N) * sizeof frame;
+    if (after >= 0 && after - before >= N / 2) {
+        verdict(res, VC_FAIL, "VSOK-RELEASE");
+        set(&res->expected, vc_printf("after %d more connections, each closed by the IUT, it holds about "
+                                      "as many descriptors as before (%ld)",
+                                      N, before));
+        set(&res->actual, vc_printf("process %ld holds %ld descriptors %d ms after the last one ended: %ld "
+                                    "more for %d connections, so each ended connection leaves about one "
+                                    "behind; at a limit of 1024 (a common ulimit -n) it stops accepting "
+                                    "after about %ld connections",
+                                    pid, after, settle, after - before, N,
+                                    (1024 - before) * N / (after - before)));
+        return;
+    }
+    set(&res->note, vc_printf("process %ld: %ld open descriptors before %d connections, %ld after", pid,
+                              before, N, after));
+}
+
 int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len)
 {
     uint64_t pre = prefix_len(c);
@@ -815,6 +925,7 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
     case VC_K_STALL_OTHERS: run_stall_others(x, res, prev); break;
     case VC_K_LAZY_ALLOC: run_lazy_alloc(x, res, prev); break;
     case VC_K_ISOLATE: run_isolate(x, res, prev); break;
+    case VC_K_FD_RELEASE: run_fd_release(x, res, prev); break;
     }
     /* Survival.  A long-lived server can be taken down by one connection:
      * probe after every hostile or failed case.  In the other roles every
