@@ -556,6 +556,15 @@ static void builtin_robust(vc_catalogue *cat)
     c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
     c->hostile = 1;
 
+    c = add(cat, "robust.peer-gone-mid-echo",
+            "6 MiB of frames to a runner that reads none of the echoes and then resets the "
+            "connection while the IUT is still writing them: the IUT survives (EPIPE/ECONNRESET, "
+            "never a SIGPIPE death)",
+            "VSOK-SURVIVE", "robustness hostile reset");
+    c->kind = VC_K_GONE_MID_ECHO;
+    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: the connection is the process */
+    c->hostile = 1;
+
     c = add(cat, "robust.error-spares-open",
             "a protocol error on one connection leaves two others open at the same time (one "
             "inside a frame, one between frames) working",

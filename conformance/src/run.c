@@ -717,6 +717,66 @@ static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
                               before, N, after));
 }
 
+/* The peer goes away while the IUT is still writing: every other reset
+ * case waits for the owed echoes first, so the IUT's writes never meet a
+ * dead connection there.  Here the runner reads nothing, with a small
+ * receive buffer, so that the IUT blocks writing echoes of more than any
+ * loopback buffer holds; then it resets the connection.  The IUT's next
+ * write fails with EPIPE or ECONNRESET; a server that does not ignore
+ * SIGPIPE (send() without MSG_NOSIGNAL, as most C servers start out) dies
+ * of it, which the survival probe after this hostile case reports. */
+static void run_gone_mid_echo(vc_ctx *x, vc_result *res, vc_result *prev)
+{
+    enum { FRAMES = 6 };
+    size_t fl = 8 + VC_MAX_PAYLOAD, n = FRAMES * fl;
+    uint8_t *out = vc_xmalloc(n), *pl = vc_xmalloc(VC_MAX_PAYLOAD);
+    for (size_t i = 0; i < FRAMES; i++) {
+        vc_fill(pl, VC_MAX_PAYLOAD, 0x600d + i);
+        vc_frame_put(out + i * fl, pl, VC_MAX_PAYLOAD);
+    }
+    free(pl);
+    vc_conn conn;
+    int refused;
+    char err[512];
+    if (vc_iut_open_rcvbuf(x, &conn, deadline(x), SLOW_READER_RCVBUF, &refused, err, sizeof err) != 0) {
+        free(out);
+        open_failed(x, res, prev, refused, err);
+        return;
+    }
+    long pid = vc_iut_pid(x, &conn);
+    /* write what the IUT takes for a while, reading nothing: it is then
+     * blocked writing echoes the runner never reads */
+    int hold = x->o->timeout_ms < SLOW_READER_MS ? x->o->timeout_ms : SLOW_READER_MS;
+    vc_reader rd;
+    vc_reader_init(&rd, NULL, 0);
+    vc_xfer t = {.fd = conn.fd,
+                 .out = out,
+                 .outlen = n,
+                 .rd = &rd,
+                 .deadline = vc_now_ms() + hold,
+                 .read_delay_ms = hold + 1,
+                 .close_grace_ms = 0};
+    vc_xfer_run(&t);
+    free(out);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    (void)setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    vc_iut_close(x, &conn);
+    res->bytes_sent = t.sent;
+#ifdef SYS_pidfd_open
+    if (pid > 0) {
+        /* a bounded moment to die of it, ended at once by its exit */
+        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (pfd >= 0) {
+            struct pollfd pp = {.fd = pfd, .events = POLLIN};
+            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms : RESET_SETTLE_MS);
+            close(pfd);
+        }
+    }
+#endif
+    set(&res->note, vc_printf("reset after writing %llu of %zu bytes, none of the echoes read",
+                              (unsigned long long)t.sent, n));
+}
+
 int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len)
 {
     uint64_t pre = prefix_len(c);
@@ -926,6 +986,7 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
     case VC_K_LAZY_ALLOC: run_lazy_alloc(x, res, prev); break;
     case VC_K_ISOLATE: run_isolate(x, res, prev); break;
     case VC_K_FD_RELEASE: run_fd_release(x, res, prev); break;
+    case VC_K_GONE_MID_ECHO: run_gone_mid_echo(x, res, prev); break;
     }
     /* Survival.  A long-lived server can be taken down by one connection:
      * probe after every hostile or failed case.  In the other roles every

@@ -530,6 +530,30 @@ def t_fd_release(tmp):
     print("ok: release: %s" % c["note"])
 
 
+def t_sigpipe(tmp):
+    # A server that dies of SIGPIPE when it writes to a connection its peer
+    # has left (sigpipe_iut.py) was certified: every reset case waited for
+    # the owed echoes first, so no write of the IUT ever met a dead
+    # connection.  robust.peer-gone-mid-echo resets while the IUT is still
+    # writing; it must fail, naming VSOK-SURVIVE, and be the only FAIL (the
+    # cases after it are SKIP: the IUT is down).
+    iut = os.path.join(tests_dir(), "sigpipe_iut.py")
+    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
+                            "unix:" + os.path.join(tmp, "sigpipe.sock")])
+    try:
+        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--timeout", "10s"], tmp)
+        died = srv.p.wait(timeout=30)
+    finally:
+        srv.stop()
+    check(rc == 1 and rep, "exit %d, want 1 (a FAIL)\n%s" % (rc, text[-2000:]))
+    check(died == -signal.SIGPIPE, "the IUT ended with %s, want SIGPIPE" % died)
+    bad = [c for c in rep["cases"] if c["verdict"] in ("FAIL", "ERROR")]
+    check([c["id"] for c in bad] == ["robust.peer-gone-mid-echo"],
+          "want exactly robust.peer-gone-mid-echo to fail, got %s" % [(c["id"], c["actual"]) for c in bad])
+    check(bad[0]["failed_rule"] == "VSOK-SURVIVE", "%s %s" % (bad[0]["failed_rule"], bad[0]["actual"]))
+    print("ok: %s: %s" % (bad[0]["id"], bad[0]["actual"]))
+
+
 # The Jenkins/Ant JUnit schema (junit-4.xsd): the attributes each element may
 # carry, and the ones it must.
 JUNIT_ALLOWED = {
