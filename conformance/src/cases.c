@@ -48,8 +48,9 @@ static const struct {
     {"VSOK-LAZY-ALLOC", "The IUT does not reserve a frame's announced size before its bytes arrive "
                         "(robustness against memory exhaustion)."},
     {"VSOK-RELEASE", "A connection that has ended leaves nothing behind in the IUT: it closes the "
-                     "connection's descriptor, so the number of connections served over its lifetime "
-                     "is not bounded by its descriptor limit."},
+                     "connection's descriptor and ends what served it (a thread), so the number of "
+                     "connections served over its lifetime is not bounded by its descriptor or thread "
+                     "limit."},
     {"VSOK-LINGER", "After a protocol error the IUT closes gracefully, so that echoes it already "
                     "wrote still arrive: on TCP a plain close() with unread input sends RST and "
                     "discards them (robustness; use a lingering close)."},
@@ -550,7 +551,7 @@ static void builtin_robust(vc_catalogue *cat)
 
     c = add(cat, "robust.fd-release",
             "64 connections, each ended (a FIN after an echo, or a protocol error) and closed by "
-            "the IUT: its open descriptors do not grow with them",
+            "the IUT: its open descriptors and threads do not grow with them",
             "VSOK-RELEASE", "robustness hostile");
     c->kind = VC_K_FD_RELEASE;
     c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */

@@ -608,11 +608,12 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
                   open == 1 ? "" : "s", serial ? " (it served one connection at a time)" : ""));
 }
 
-/* Open descriptors of process pid (-1: /proc does not say). */
-static long fd_count(long pid)
+/* Entries of /proc/PID/WHAT (fd: open descriptors, task: threads); -1
+ * when /proc does not say. */
+static long proc_count(long pid, const char *what)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+    snprintf(path, sizeof path, "/proc/%ld/%s", pid, what);
     DIR *d = opendir(path);
     if (!d)
         return -1;
@@ -624,26 +625,28 @@ static long fd_count(long pid)
     return n;
 }
 
-/* The fewest descriptors pid holds within ms (a server's count settles once
- * its connection threads have finished): the count sampled every 10 ms,
- * ending early once it is at most `enough`. */
-static long fd_settle(long pid, int ms, long enough)
+/* The fewest entries /proc/PID/WHAT has within ms (a server's counts settle
+ * once its connection threads have finished): sampled every 10 ms, ending
+ * early once it is at most `enough`. */
+static long proc_settle(long pid, const char *what, int ms, long enough)
 {
-    long best = fd_count(pid);
+    long best = proc_count(pid, what);
     for (int64_t end = vc_now_ms() + ms; best > enough && vc_now_ms() < end;) {
         vc_sleep_ms(10);
-        long n = fd_count(pid);
+        long n = proc_count(pid, what);
         if (n >= 0 && (best < 0 || n < best))
             best = n;
     }
     return best;
 }
 
-/* Connections the IUT ended must not leave descriptors behind.  A server
- * that only shuts a finished connection down (or keeps it in a registry)
- * answers every case right, and stops accepting once its descriptor limit
- * (often 1024) is reached: in production, not in a run of a few hundred
- * connections.  Counted through /proc/PID/fd, so it needs the pid. */
+/* Connections the IUT ended must not leave descriptors or threads behind.
+ * A server that only shuts a finished connection down (or keeps it in a
+ * registry), or whose per-connection writer thread waits forever for a
+ * sentinel nobody sends, answers every case right and dies at its
+ * descriptor or thread limit (often 1024 descriptors): in production, not
+ * in a run of a few hundred connections.  Counted through /proc/PID/fd and
+ * /proc/PID/task, so it needs the pid. */
 static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
 {
     enum { N = 64, WARM = 4 };
@@ -652,13 +655,14 @@ static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
     uint8_t frame[8 + sizeof msg - 1];
     vc_frame_put(frame, msg, sizeof msg - 1);
     vc_span span = {msg, sizeof msg - 1};
-    long pid = -1, before = -1;
+    long pid = -1, fd0 = -1, th0 = -1;
     int settle = x->o->timeout_ms < 2000 ? x->o->timeout_ms : 2000;
     for (int i = 0; i < WARM + N; i++) {
         if (i == WARM) {
             /* the baseline once warm-up connections (threads, pools) are done */
-            before = fd_settle(pid, settle / 4, -1);
-            if (before < 0)
+            fd0 = proc_settle(pid, "fd", settle / 8, -1);
+            th0 = proc_settle(pid, "task", settle / 8, -1);
+            if (fd0 < 0)
                 break;
         }
         vc_conn conn;
@@ -693,28 +697,37 @@ static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
             return;
         }
     }
-    if (before < 0) {
+    if (fd0 < 0) {
         skip(res, vc_strdup("not measurable: needs the IUT's process id (a unix: target or --iut-pid "
                             "PID) and its /proc entry"));
         return;
     }
-    long after = fd_settle(pid, settle, before + N / 4);
+    long fd1 = proc_settle(pid, "fd", settle, fd0 + N / 4);
+    long th1 = th0 < 0 ? -1 : proc_settle(pid, "task", settle, th0 + N / 4);
     res->bytes_sent = (uint64_t)(WARM + N) * sizeof frame;
-    if (after >= 0 && after - before >= N / 2) {
+    int fd_leak = fd1 >= 0 && fd1 - fd0 >= N / 2, th_leak = th1 >= 0 && th1 - th0 >= N / 2;
+    if (fd_leak || th_leak) {
+        const char *what = fd_leak ? "descriptors" : "threads";
+        long a = fd_leak ? fd0 : th0, b = fd_leak ? fd1 : th1;
         verdict(res, VC_FAIL, "VSOK-RELEASE");
-        set(&res->expected, vc_printf("after %d more connections, each closed by the IUT, it holds about "
-                                      "as many descriptors as before (%ld)",
-                                      N, before));
-        set(&res->actual, vc_printf("process %ld holds %ld descriptors %d ms after the last one ended: %ld "
-                                    "more for %d connections, so each ended connection leaves about one "
-                                    "behind; at a limit of 1024 (a common ulimit -n) it stops accepting "
-                                    "after about %ld connections",
-                                    pid, after, settle, after - before, N,
-                                    (1024 - before) * N / (after - before)));
+        set(&res->expected, vc_printf("after %d more connections, each closed by the IUT, it holds about as "
+                                      "many descriptors (%ld) and threads (%ld) as before",
+                                      N, fd0, th0));
+        char limit[160] = "", threads[96] = "";
+        if (fd_leak)
+            snprintf(limit, sizeof limit,
+                     "; at a limit of 1024 (a common ulimit -n) it stops accepting after about %ld connections",
+                     (1024 - fd0) * N / (fd1 - fd0));
+        if (fd_leak && th_leak)
+            snprintf(threads, sizeof threads, "; threads: %ld, %ld before", th1, th0);
+        set(&res->actual, vc_printf("process %ld holds %ld %s %d ms after the last connection ended: %ld more "
+                                    "for %d connections, so each ended connection leaves about one behind%s%s",
+                                    pid, b, what, settle, b - a, N, limit, threads));
         return;
     }
-    set(&res->note, vc_printf("process %ld: %ld open descriptors before %d connections, %ld after", pid,
-                              before, N, after));
+    set(&res->note, vc_printf("process %ld before and after %d connections: %ld and %ld open descriptors, "
+                              "%ld and %ld threads",
+                              pid, N, fd0, fd1, th0, th1));
 }
 
 /* The peer goes away while the IUT is still writing: every other reset
@@ -949,8 +962,8 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
     res->bytes_sent += sizeof fa - (size_t)na + sizeof fb2;
     if (!who) {
         set(&res->note, vc_printf("both open connections were served after the third one's "
-                                  "protocol error (closed %s)",
-                                  tc.closed ? closed_how(&tc) : "not at all"));
+                                  "protocol error (it was %s)",
+                                  tc.closed ? closed_how(&tc) : "not closed"));
         return;
     }
     verdict(res, VC_FAIL, "VSOK-ISOLATE");

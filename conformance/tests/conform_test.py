@@ -512,8 +512,9 @@ def t_fd_release(tmp):
     # connection (fd_leak_iut.py leak: a registry of duplicates, connections
     # ended by shutdown()) was certified: it dies only at its descriptor
     # limit, after more connections than a run makes.  robust.fd-release,
-    # and only it, must fail it (VSOK-RELEASE), over unix and TCP; the same
-    # server releasing its descriptors passes it.
+    # and only it, must fail it (VSOK-RELEASE), over unix and TCP, and so
+    # must a thread leaked per connection; the same server releasing both
+    # passes it.
     for addr in ("unix:" + os.path.join(tmp, "leak.sock"), "tcp:127.0.0.1:0"):
         rc, rep, text = fd_leak_run("leak", addr, tmp)
         check(rc == 1 and rep, "%s: exit %d, want 1 (a FAIL)\n%s" % (addr, rc, text[-2000:]))
@@ -523,6 +524,13 @@ def t_fd_release(tmp):
         check(bad[0]["failed_rule"] == "VSOK-RELEASE" and "descriptors" in bad[0]["actual"],
               "%s %s" % (bad[0]["failed_rule"], bad[0]["actual"]))
         print("ok: %s leak: %s" % (addr, bad[0]["actual"]))
+    # a thread per connection that never ends: the same rule
+    rc, rep, text = fd_leak_run("thread", "unix:" + os.path.join(tmp, "thread.sock"), tmp)
+    bad = [c for c in rep["cases"] if c["verdict"] in ("FAIL", "ERROR")]
+    check(rc == 1 and [c["id"] for c in bad] == ["robust.fd-release"] and bad[0]["failed_rule"] == "VSOK-RELEASE"
+          and "threads" in bad[0]["actual"],
+          "thread leak: exit %d, %s" % (rc, [(c["id"], c["failed_rule"], c["actual"]) for c in bad]))
+    print("ok: thread: %s" % bad[0]["actual"])
     rc, rep, text = fd_leak_run("release", "unix:" + os.path.join(tmp, "release.sock"), tmp)
     c = [c for c in rep["cases"] if c["id"] == "robust.fd-release"][0]
     check(rc == 0 and c["verdict"] == "PASS" and "descriptors" in c["note"],
