@@ -562,6 +562,34 @@ def t_sigpipe(tmp):
     print("ok: %s: %s" % (bad[0]["id"], bad[0]["actual"]))
 
 
+def t_unflushed(tmp):
+    # An IUT that drops its queued echoes on a protocol error
+    # (unflushed_iut.py: a buffered writer not flushed on the error path)
+    # closes with unread input, a reset.  The drain-first replay, meant for
+    # TCP, passes it (sent alone, the prefix is echoed), and the lost prefix
+    # echoes were graded NON-STRICT VSOK-LINGER, also on a unix socket and
+    # in the exec role, where a reset never discards bytes already written.
+    # There they are a FAIL of VSOK-PREFIX.
+    iut = os.path.join(tests_dir(), "unflushed_iut.py")
+    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
+                            "unix:" + os.path.join(tmp, "unflushed.sock")])
+    try:
+        runs = [("server", conform(["--target", srv.addr, "--vectors", "none", "--pick", "invalid.*",
+                                    "--timeout", "10s"], tmp))]
+    finally:
+        srv.stop()
+    runs.append(("exec", conform(["--target", "exec:" + shlex.quote(sys.executable) + " " + shlex.quote(iut)
+                                  + " stdio", "--vectors", "none", "--pick", "invalid.*", "--timeout", "10s"], tmp)))
+    for role, (rc, rep, text) in runs:
+        check(rc == 1 and rep, "%s: exit %d, want 1\n%s" % (role, rc, text[-2000:]))
+        linger = [c["id"] for c in rep["cases"] if c["failed_rule"] == "VSOK-LINGER"]
+        check(not linger, "%s: lost echoes graded VSOK-LINGER on a unix socket: %s" % (role, linger))
+        c = [c for c in rep["cases"] if c["id"] == "invalid.magic.after-valid"][0]
+        check(c["verdict"] == "FAIL" and c["failed_rule"] == "VSOK-PREFIX" and "unix socket" in (c["note"] or ""),
+              "%s: %s %s %s" % (role, c["verdict"], c["failed_rule"], c["note"]))
+        print("ok: %s: %s: %s" % (role, c["actual"], c["note"]))
+
+
 # The Jenkins/Ant JUnit schema (junit-4.xsd): the attributes each element may
 # carry, and the ones it must.
 JUNIT_ALLOWED = {
