@@ -590,6 +590,31 @@ def t_unflushed(tmp):
         print("ok: %s: %s: %s" % (role, c["actual"], c["note"]))
 
 
+def t_lost_echo_not_down(tmp):
+    # A server whose protocol errors make it drop the next frame on some
+    # other connection (lose_after_error_iut.py) loses the survival probe's
+    # echo after each error.  One lost echo was taken for a wedged IUT: the
+    # run declared it down and skipped every later case.  A second fresh
+    # connection is served, so it is not down: each error case FAILs
+    # VSOK-SURVIVE naming the lost echo, and the cases after it still run.
+    iut = os.path.join(tests_dir(), "lose_after_error_iut.py")
+    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
+                            "unix:" + os.path.join(tmp, "lose.sock")])
+    try:
+        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--jobs", "1", "--timeout", "2s",
+                                 "--pick", "invalid.magic.byte-0,invalid.magic.byte-1,echo.size.1"], tmp)
+    finally:
+        srv.stop()
+    check(rc == 1 and rep, "exit %d, want 1\n%s" % (rc, text[-2000:]))
+    by = {c["id"]: c for c in rep["cases"]}
+    for cid in ("invalid.magic.byte-0", "invalid.magic.byte-1"):
+        c = by[cid]
+        check(c["verdict"] == "FAIL" and c["failed_rule"] == "VSOK-SURVIVE" and "not a wedged IUT" in c["actual"],
+              "%s: %s %s %s %s" % (cid, c["verdict"], c["failed_rule"], c["actual"], c["note"]))
+    check(by["echo.size.1"]["verdict"] == "PASS", "echo.size.1: %s" % by["echo.size.1"])
+    print("ok: %s" % by["invalid.magic.byte-1"]["actual"])
+
+
 # The Jenkins/Ant JUnit schema (junit-4.xsd): the attributes each element may
 # carry, and the ones it must.
 JUNIT_ALLOWED = {
