@@ -573,6 +573,13 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
             for (int i = 0; i <= open; i++)
                 vc_iut_close(x, &conn[i]);
             explain(res, &rd);
+            if (rd.state == VC_R_PENDING) { /* the reader explains only what came, not a wait */
+                res->timeout = 1;
+                set(&res->expected, vc_printf("the echo of a 4-byte message on connection %d within %d ms",
+                                              open + 1, x->o->timeout_ms));
+                set(&res->actual, vc_printf("Timeout: %llu of 12 echo bytes arrived, the connection still open",
+                                            (unsigned long long)rd.received));
+            }
             verdict(res, VC_FAIL, rd.state == VC_R_PENDING ? "VSOK-TIMELY" : "VSOK-FRAME");
             return;
         }

@@ -615,6 +615,22 @@ def t_lost_echo_not_down(tmp):
     print("ok: %s" % by["invalid.magic.byte-1"]["actual"])
 
 
+def t_held_echo(tmp):
+    # An exec IUT whose echoes stay in its stdout buffer until it exits
+    # (held_echo_iut.py) makes robust.lazy-alloc wait for its warm-up echo
+    # in vain.  That FAIL carried no expected and no actual at all; it must
+    # say what was owed and that it timed out.
+    iut = os.path.join(tests_dir(), "held_echo_iut.py")
+    rc, rep, text = conform(["--target", "exec:" + shlex.quote(sys.executable) + " " + shlex.quote(iut),
+                             "--vectors", "none", "--pick", "robust.lazy-alloc", "--timeout", "2s"], tmp)
+    check(rc == 1 and rep, "exit %d, want 1\n%s" % (rc, text[-2000:]))
+    c = rep["cases"][0]
+    check(c["verdict"] == "FAIL" and c["failed_rule"] == "VSOK-TIMELY" and c["timeout"], str(c))
+    check("echo" in (c["expected"] or "") and (c["actual"] or "").startswith("Timeout"),
+          "a FAIL must say what was owed and what happened: %r / %r" % (c["expected"], c["actual"]))
+    print("ok: %s / %s" % (c["expected"], c["actual"]))
+
+
 # The Jenkins/Ant JUnit schema (junit-4.xsd): the attributes each element may
 # carry, and the ones it must.
 JUNIT_ALLOWED = {
