@@ -47,6 +47,10 @@ static const struct {
                         "connections (robustness; the wire format allows serial service)."},
     {"VSOK-LAZY-ALLOC", "The IUT does not reserve a frame's announced size before its bytes arrive "
                         "(robustness against memory exhaustion)."},
+    {"VSOK-RELEASE", "A connection that has ended leaves nothing behind in the IUT: it closes the "
+                     "connection's descriptor and ends what served it (a thread), so the number of "
+                     "connections served over its lifetime is not bounded by its descriptor or thread "
+                     "limit."},
     {"VSOK-LINGER", "After a protocol error the IUT closes gracefully, so that echoes it already "
                     "wrote still arrive: on TCP a plain close() with unread input sends RST and "
                     "discards them (robustness; use a lingering close)."},
@@ -174,6 +178,39 @@ static sb sb_new(const char *id)
     return b;
 }
 
+/* Messages of one length that differ in a single byte (the last, the
+ * middle, the first), then the original again.  Every other case sends
+ * unrelated random payloads, so an IUT that answers a message with an
+ * earlier one that merely looks the same (a cache or dedupe keyed on the
+ * length and a prefix or a partial hash, a reused buffer) passed them all:
+ * each echo must be that message's own payload, byte for byte. */
+static void builtin_near_duplicates(vc_catalogue *cat)
+{
+    static const size_t sizes[] = {1, 2, 9, 64, 4096, 65537, 1048576};
+    sb b = sb_new("echo.payload.near-duplicates");
+    uint8_t *base = vc_xmalloc(VC_MAX_PAYLOAD), *v = vc_xmalloc(VC_MAX_PAYLOAD);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        vc_fill(base, n, vc_splitmix64(&b.seed));
+        size_t at[3] = {n - 1, n / 2, 0};
+        size_t variants = n == VC_MAX_PAYLOAD ? 1 : 3; /* 2 MiB for the largest pair is enough */
+        sb_msg(&b, n, base);
+        for (size_t k = 0; k < variants; k++) {
+            memcpy(v, base, n);
+            v[at[k]] ^= 0x5a;
+            sb_msg(&b, n, v);
+        }
+        if (variants > 1)
+            sb_msg(&b, n, base);
+    }
+    free(base);
+    free(v);
+    add_sb(cat, &b, "echo.payload.near-duplicates",
+           "messages of one length differing in one byte (last, middle, first), up to 1 MiB: each is "
+           "echoed as its own payload, not as an earlier look-alike",
+           "VSOK-FRAME", "echo writer large", VC_X_ECHO, VC_END_HALF, VC_P_WHOLE);
+}
+
 static void builtin_echo(vc_catalogue *cat)
 {
     static const size_t sizes[] = {1,    2,     7,     8,     9,      255,     256,
@@ -204,6 +241,8 @@ static void builtin_echo(vc_catalogue *cat)
     add_sb(cat, &b, "echo.payload.frame-inside",
            "a payload that contains VSOK headers (one announcing 4 GiB) is echoed as plain data",
            "VSOK-FRAME", "echo writer", VC_X_ECHO, VC_END_HALF, VC_P_WHOLE);
+
+    builtin_near_duplicates(cat);
 }
 
 static void builtin_split(vc_catalogue *cat)
@@ -508,6 +547,23 @@ static void builtin_robust(vc_catalogue *cat)
             "headers announcing 1 MiB with no payload yet do not make the IUT reserve 1 MiB each",
             "VSOK-LAZY-ALLOC", "robustness hostile");
     c->kind = VC_K_LAZY_ALLOC;
+    c->hostile = 1;
+
+    c = add(cat, "robust.fd-release",
+            "64 connections, each ended (a FIN after an echo, or a protocol error) and closed by "
+            "the IUT: its open descriptors and threads do not grow with them",
+            "VSOK-RELEASE", "robustness hostile");
+    c->kind = VC_K_FD_RELEASE;
+    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
+    c->hostile = 1;
+
+    c = add(cat, "robust.peer-gone-mid-echo",
+            "6 MiB of frames to a runner that reads none of the echoes and then resets the "
+            "connection while the IUT is still writing them: the IUT survives (EPIPE/ECONNRESET, "
+            "never a SIGPIPE death)",
+            "VSOK-SURVIVE", "robustness hostile reset");
+    c->kind = VC_K_GONE_MID_ECHO;
+    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: the connection is the process */
     c->hostile = 1;
 
     c = add(cat, "robust.error-spares-open",

@@ -43,7 +43,8 @@ typedef struct vc_split {
     uint32_t pause_ms; /* after this pause */
 } vc_split;
 
-typedef enum vc_kind { VC_K_EXCHANGE, VC_K_STALL_OTHERS, VC_K_LAZY_ALLOC, VC_K_ISOLATE } vc_kind;
+typedef enum vc_kind { VC_K_EXCHANGE, VC_K_STALL_OTHERS, VC_K_LAZY_ALLOC, VC_K_ISOLATE, VC_K_FD_RELEASE,
+               VC_K_GONE_MID_ECHO } vc_kind;
 
 /* What the IUT must do once the runner's bytes are in. */
 typedef enum vc_expect {
@@ -327,6 +328,12 @@ void vc_fill(uint8_t *p, size_t n, uint64_t seed);
  * encoded by the library; the invalid ones are made by hand in cases.c. */
 size_t vc_frame_put(uint8_t *f, const void *p, size_t n);
 void vc_sleep_ms(int ms);
+/* 1 when fd is a unix-domain socket (a unix: address, the exec role's
+ * socketpair).  There a peer's close, even with unread input (ECONNRESET),
+ * never destroys bytes it had already written: they are in the reader's
+ * queue and are read before the error.  On TCP a reset discards what the
+ * closing side had not transmitted yet. */
+int vc_fd_is_unix(int fd);
 int64_t vc_now_ms(void);
 int vc_mkdir_p(const char *dir);
 char *vc_shell_quote(const char *s);

@@ -562,6 +562,20 @@ int vc_iut_probe(vc_ctx *x, int timeout_ms, char *why, size_t len)
     int64_t deadline = vc_now_ms() + timeout_ms;
     for (int attempt = 0;; attempt++) {
         int p = probe_once(x, timeout_ms, why, len);
+        if (p == VC_PROBE_WEDGED) {
+            /* One echo that never came is not yet a wedged IUT: one that
+             * loses a message now and then, or the first after an error,
+             * serves on, and taking it for down would skip the rest of the
+             * run.  A second fresh connection tells the two apart. */
+            char again[256];
+            if (probe_once(x, timeout_ms, again, sizeof again) != VC_PROBE_OK)
+                return p;
+            snprintf(why, len,
+                     "a fresh connection got no echo of its message within %d ms, while a second "
+                     "fresh connection was served: an echo lost, not a wedged IUT",
+                     timeout_ms);
+            return VC_PROBE_WRONG;
+        }
         if (p != PROBE_CLOSED)
             return p;
         int64_t left = deadline - vc_now_ms();

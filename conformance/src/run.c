@@ -3,6 +3,7 @@
  * and SKIP says what was owed and what was seen; survival of the IUT is
  * checked after every hostile or failed case so that a crash or a wedge is
  * reported once, on the case that caused it. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -364,6 +365,7 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
         open_failed(x, res, prev, refused, err);
         return;
     }
+    int af_unix = vc_fd_is_unix(conn.fd);
     vc_reader rd;
     vc_reader_init(&rd, c->owed, c->nowed);
     /* An IUT that already failed to close on errors three times gets a
@@ -415,7 +417,14 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
     }
     free(splits);
     grade_exchange(x, c, res, &t, &rd);
-    if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT) {
+    if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT &&
+        af_unix) {
+        /* No reset destroys written bytes on a unix socket: the IUT never
+         * sent them (an output buffer dropped on the error path, say). */
+        set(&res->note, vc_strdup("no drain-first replay: on a unix socket a reset never discards "
+                                  "bytes the IUT had written (they are read before the error), so "
+                                  "the missing echoes were never sent"));
+    } else if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT) {
         /* Owed echo bytes lost to a reset after a protocol error: the IUT's
          * plain close() with unread input (TCP discards what it still had
          * queued), or a framing bug?  Replay with the prefix drained first. */
@@ -564,6 +573,13 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
             for (int i = 0; i <= open; i++)
                 vc_iut_close(x, &conn[i]);
             explain(res, &rd);
+            if (rd.state == VC_R_PENDING) { /* the reader explains only what came, not a wait */
+                res->timeout = 1;
+                set(&res->expected, vc_printf("the echo of a 4-byte message on connection %d within %d ms",
+                                              open + 1, x->o->timeout_ms));
+                set(&res->actual, vc_printf("Timeout: %llu of 12 echo bytes arrived, the connection still open",
+                                            (unsigned long long)rd.received));
+            }
             verdict(res, VC_FAIL, rd.state == VC_R_PENDING ? "VSOK-TIMELY" : "VSOK-FRAME");
             return;
         }
@@ -605,6 +621,218 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
     set(&res->note,
         vc_printf("process %ld grew by %ld KiB after %d header%s announcing 1 MiB%s", pid, grow / 1024, open,
                   open == 1 ? "" : "s", serial ? " (it served one connection at a time)" : ""));
+}
+
+/* Entries of /proc/PID/WHAT (fd: open descriptors, task: threads); -1
+ * when /proc does not say. */
+static long proc_count(long pid, const char *what)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/%s", pid, what);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* The fewest entries /proc/PID/WHAT has within ms (a server's counts settle
+ * once its connection threads have finished): sampled every 10 ms, ending
+ * early once it is at most `enough`. */
+static long proc_settle(long pid, const char *what, int ms, long enough)
+{
+    long best = proc_count(pid, what);
+    for (int64_t end = vc_now_ms() + ms; best > enough && vc_now_ms() < end;) {
+        vc_sleep_ms(10);
+        long n = proc_count(pid, what);
+        if (n >= 0 && (best < 0 || n < best))
+            best = n;
+    }
+    return best;
+}
+
+/* Connections the IUT ended must not leave descriptors or threads behind.
+ * A server that only shuts a finished connection down (or keeps it in a
+ * registry), or whose per-connection writer thread waits forever for a
+ * sentinel nobody sends, answers every case right and dies at its
+ * descriptor or thread limit (often 1024 descriptors): in production, not
+ * in a run of a few hundred connections.  Counted through /proc/PID/fd and
+ * /proc/PID/task, so it needs the pid. */
+static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
+{
+    enum { N = 64, WARM = 4 };
+    static const uint8_t msg[] = "release";
+    static const uint8_t bad[] = "XSOK\0\0\0\x05hello";
+    uint8_t frame[8 + sizeof msg - 1];
+    vc_frame_put(frame, msg, sizeof msg - 1);
+    vc_span span = {msg, sizeof msg - 1};
+    long pid = -1, fd0 = -1, th0 = -1;
+    int settle = x->o->timeout_ms < 2000 ? x->o->timeout_ms : 2000;
+    for (int i = 0; i < WARM + N; i++) {
+        if (i == WARM) {
+            /* the baseline once warm-up connections (threads, pools) are done */
+            fd0 = proc_settle(pid, "fd", settle / 8, -1);
+            th0 = proc_settle(pid, "task", settle / 8, -1);
+            if (fd0 < 0)
+                break;
+        }
+        vc_conn conn;
+        int refused;
+        char err[512];
+        if (vc_iut_open(x, &conn, deadline(x), &refused, err, sizeof err) != 0) {
+            open_failed(x, res, prev, refused, err);
+            return;
+        }
+        if (pid < 0 && (pid = vc_iut_pid(x, &conn)) < 0) {
+            vc_iut_close(x, &conn);
+            break;
+        }
+        int error = i % 2; /* a clean end and a protocol error, alternately */
+        vc_reader rd;
+        vc_reader_init(&rd, &span, error ? 0 : 1);
+        vc_xfer t = {.fd = conn.fd,
+                     .out = error ? bad : frame,
+                     .outlen = error ? sizeof bad - 1 : sizeof frame,
+                     .half_close = !error,
+                     .rd = &rd,
+                     .deadline = deadline(x),
+                     .close_grace_ms = -1};
+        vc_xfer_run(&t);
+        vc_iut_close(x, &conn);
+        if (rd.state != VC_R_COMPLETE) {
+            explain(res, &rd);
+            verdict(res, VC_FAIL, rd.state == VC_R_PENDING ? "VSOK-TIMELY" : error ? "VSOK-CLOSE-ON-ERROR" : "VSOK-FRAME");
+            set(&res->note, vc_printf("connection %d of %d (%s)", i + 1, WARM + N,
+                                      error ? "a bad magic" : "one frame, then a FIN"));
+            return;
+        }
+        if (!t.closed) {
+            verdict(res, VC_FAIL, error ? "VSOK-CLOSE-ON-ERROR" : "VSOK-EOF");
+            res->timeout = 1;
+            set(&res->expected, vc_printf("connection %d (%s) closed by the IUT", i + 1,
+                                          error ? "a bad magic" : "one frame, then a FIN"));
+            set(&res->actual, vc_printf("still open %d ms after the runner's last byte", x->o->timeout_ms));
+            return;
+        }
+    }
+    if (fd0 < 0) {
+        skip(res, vc_strdup("not measurable: needs the IUT's process id (a unix: target or --iut-pid "
+                            "PID) and its /proc entry"));
+        return;
+    }
+    long fd1 = proc_settle(pid, "fd", settle, fd0 + N / 4);
+    long th1 = th0 < 0 ? -1 : proc_settle(pid, "task", settle, th0 + N / 4);
+    res->bytes_sent = (uint64_t)(WARM + N) * sizeof frame;
+    int fd_leak = fd1 >= 0 && fd1 - fd0 >= N / 2, th_leak = th1 >= 0 && th1 - th0 >= N / 2;
+    if (fd_leak || th_leak) {
+        const char *what = fd_leak ? "descriptors" : "threads";
+        long a = fd_leak ? fd0 : th0, b = fd_leak ? fd1 : th1;
+        verdict(res, VC_FAIL, "VSOK-RELEASE");
+        set(&res->expected, vc_printf("after %d more connections, each closed by the IUT, it holds about as "
+                                      "many descriptors (%ld) and threads (%ld) as before",
+                                      N, fd0, th0));
+        char limit[160] = "", threads[96] = "";
+        if (fd_leak)
+            snprintf(limit, sizeof limit,
+                     "; at a limit of 1024 (a common ulimit -n) it stops accepting after about %ld connections",
+                     (1024 - fd0) * N / (fd1 - fd0));
+        if (fd_leak && th_leak)
+            snprintf(threads, sizeof threads, "; threads: %ld, %ld before", th1, th0);
+        set(&res->actual, vc_printf("process %ld holds %ld %s %d ms after the last connection ended: %ld more "
+                                    "for %d connections, so each ended connection leaves about one behind%s%s",
+                                    pid, b, what, settle, b - a, N, limit, threads));
+        return;
+    }
+    set(&res->note, vc_printf("process %ld before and after %d connections: %ld and %ld open descriptors, "
+                              "%ld and %ld threads",
+                              pid, N, fd0, fd1, th0, th1));
+}
+
+/* The peer goes away while the IUT is still writing: every other reset
+ * case waits for the owed echoes first, so the IUT's writes never meet a
+ * dead connection there.  Here the runner reads next to nothing (a few KiB,
+ * checked), with a small receive buffer, so that the IUT blocks writing
+ * echoes of more than any loopback buffer holds; then it resets the
+ * connection.  The IUT's next
+ * write fails with EPIPE or ECONNRESET; a server that does not ignore
+ * SIGPIPE (send() without MSG_NOSIGNAL, as most C servers start out) dies
+ * of it, which the survival probe after this hostile case reports. */
+static void run_gone_mid_echo(vc_ctx *x, vc_result *res, vc_result *prev)
+{
+    enum { FRAMES = 6 };
+    size_t fl = 8 + VC_MAX_PAYLOAD, n = FRAMES * fl;
+    uint8_t *out = vc_xmalloc(n), *pl = vc_xmalloc(VC_MAX_PAYLOAD);
+    for (size_t i = 0; i < FRAMES; i++) {
+        vc_fill(pl, VC_MAX_PAYLOAD, 0x600d + i);
+        vc_frame_put(out + i * fl, pl, VC_MAX_PAYLOAD);
+    }
+    free(pl);
+    vc_conn conn;
+    int refused;
+    char err[512];
+    if (vc_iut_open_rcvbuf(x, &conn, deadline(x), SLOW_READER_RCVBUF, &refused, err, sizeof err) != 0) {
+        free(out);
+        open_failed(x, res, prev, refused, err);
+        return;
+    }
+    long pid = vc_iut_pid(x, &conn);
+    /* write what the IUT takes for a while, reading nothing: it is then
+     * blocked writing echoes the runner never reads */
+    int hold = x->o->timeout_ms < SLOW_READER_MS ? x->o->timeout_ms : SLOW_READER_MS;
+    vc_reader rd;
+    vc_reader_init(&rd, NULL, 0);
+    vc_xfer t = {.fd = conn.fd,
+                 .out = out,
+                 .outlen = n,
+                 .rd = &rd,
+                 .deadline = vc_now_ms() + hold,
+                 .read_delay_ms = hold + 1,
+                 .close_grace_ms = 0};
+    vc_xfer_run(&t);
+    /* Whatever echo came meanwhile must be right: a moment of reading
+     * (up to 4 KiB, at most 1 s) before the reset. */
+    vc_span spans[FRAMES];
+    for (size_t i = 0; i < FRAMES; i++)
+        spans[i] = (vc_span){out + i * fl + 8, VC_MAX_PAYLOAD};
+    vc_reader echo;
+    vc_reader_init(&echo, spans, FRAMES);
+    uint8_t buf[4096];
+    int closed = 0, ioe = 0;
+    for (int64_t dl = vc_now_ms() + (x->o->timeout_ms < 1000 ? x->o->timeout_ms : 1000);
+         echo.state == VC_R_PENDING && echo.received < sizeof buf && !closed && vc_now_ms() < dl;) {
+        struct pollfd pp = {.fd = conn.fd, .events = POLLIN};
+        if (poll(&pp, 1, 10) > 0)
+            (void)vc_recv_feed(conn.fd, &echo, buf, sizeof buf, &closed, &ioe);
+    }
+    if (echo.state == VC_R_MISMATCH || echo.state == VC_R_EXCESS) {
+        vc_iut_close(x, &conn);
+        explain(res, &echo); /* reads the owed bytes: before out is freed */
+        free(out);
+        verdict(res, VC_FAIL, "VSOK-FRAME");
+        return;
+    }
+    free(out);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    (void)setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    vc_iut_close(x, &conn);
+    res->bytes_sent = t.sent;
+#ifdef SYS_pidfd_open
+    if (pid > 0) {
+        /* a bounded moment to die of it, ended at once by its exit */
+        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (pfd >= 0) {
+            struct pollfd pp = {.fd = pfd, .events = POLLIN};
+            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms : RESET_SETTLE_MS);
+            close(pfd);
+        }
+    }
+#endif
+    set(&res->note, vc_printf("reset after writing %llu of %zu bytes and reading %llu echo bytes",
+                              (unsigned long long)t.sent, n, (unsigned long long)echo.received));
 }
 
 int vc_replay_drain_first(vc_ctx *x, const vc_case *c, char *why, size_t len)
@@ -779,8 +1007,8 @@ static void run_isolate(vc_ctx *x, vc_result *res, vc_result *prev)
     res->bytes_sent += sizeof fa - (size_t)na + sizeof fb2;
     if (!who) {
         set(&res->note, vc_printf("both open connections were served after the third one's "
-                                  "protocol error (closed %s)",
-                                  tc.closed ? closed_how(&tc) : "not at all"));
+                                  "protocol error (it was %s)",
+                                  tc.closed ? closed_how(&tc) : "not closed"));
         return;
     }
     verdict(res, VC_FAIL, "VSOK-ISOLATE");
@@ -815,6 +1043,8 @@ void vc_run_case(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
     case VC_K_STALL_OTHERS: run_stall_others(x, res, prev); break;
     case VC_K_LAZY_ALLOC: run_lazy_alloc(x, res, prev); break;
     case VC_K_ISOLATE: run_isolate(x, res, prev); break;
+    case VC_K_FD_RELEASE: run_fd_release(x, res, prev); break;
+    case VC_K_GONE_MID_ECHO: run_gone_mid_echo(x, res, prev); break;
     }
     /* Survival.  A long-lived server can be taken down by one connection:
      * probe after every hostile or failed case.  In the other roles every

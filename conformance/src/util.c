@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -185,4 +186,11 @@ int vc_down_before(const vc_ctx *x, const vc_case *c)
 {
     const vc_case *d = atomic_load(&((vc_ctx *)x)->down_case);
     return d && (uintptr_t)d <= (uintptr_t)c;
+}
+
+int vc_fd_is_unix(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t n = sizeof ss;
+    return getsockname(fd, (struct sockaddr *)&ss, &n) == 0 && ss.ss_family == AF_UNIX;
 }
