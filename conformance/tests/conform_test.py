@@ -438,14 +438,9 @@ def t_early_end(tmp):
 
 def fin_loss_run(mode, tmp):
     """echo.size.255 against fin_loss_iut.py MODE: the case's report."""
-    iut = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fin_loss_iut.py")
-    srv = Server(lambda w: [sys.executable, iut, mode, "--ready-fd", str(w), "listen",
-                            "unix:" + os.path.join(tmp, mode + ".sock")])
-    try:
-        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--pick", "echo.size.255",
-                                 "--timeout", "5s"], tmp)
-    finally:
-        srv.stop()
+    rc, rep, text = conform_against_iut(tmp, "fin_loss_iut.py", mode + ".sock",
+                                        ["--vectors", "none", "--pick", "echo.size.255", "--timeout", "5s"],
+                                        modes=[mode])
     check(rc == 1 and rep, "exit %d, want 1 (a FAIL)\n%s" % (rc, text[-2000:]))
     c = [c for c in rep["cases"] if c["id"] == "echo.size.255"][0]
     check(c["verdict"] == "FAIL" and c["failed_rule"] == "VSOK-HALF-CLOSE",
@@ -472,6 +467,22 @@ def t_intermittent_fin_loss(tmp):
 def tests_dir():
     return os.path.dirname(os.path.abspath(__file__))
 
+def conform_against_iut(tmp, script, sock, args, modes=(), with_pid=False, after=None):
+    """Start tests/SCRIPT [MODES] listening on unix socket tmp/SOCK, run
+    vsok-conform --target it (--iut-pid too with with_pid) with args, stop
+    it: (rc, report, text), plus after(srv)'s result when after is given
+    (it runs before the IUT is stopped)."""
+    iut = os.path.join(tests_dir(), script)
+    srv = Server(lambda w: [sys.executable, iut] + list(modes) +
+                 ["--ready-fd", str(w), "listen", "unix:" + os.path.join(tmp, sock)])
+    try:
+        pid = ["--iut-pid", str(srv.p.pid)] if with_pid else []
+        res = conform(["--target", srv.addr] + pid + list(args), tmp)
+        return res + (after(srv),) if after else res
+    finally:
+        srv.stop()
+
+
 
 def t_lookalike(tmp):
     # A server that answers a message with the previous one when both have
@@ -480,13 +491,8 @@ def t_lookalike(tmp):
     # suite certified it until echo.payload.near-duplicates sent messages
     # that differ in one byte.  That case, and only that one, must fail it,
     # under the rule it breaks: each echo is its own payload, byte for byte.
-    iut = os.path.join(tests_dir(), "lookalike_iut.py")
-    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
-                            "unix:" + os.path.join(tmp, "lookalike.sock")])
-    try:
-        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--timeout", "10s"], tmp)
-    finally:
-        srv.stop()
+    rc, rep, text = conform_against_iut(tmp, "lookalike_iut.py", "lookalike.sock",
+                                        ["--vectors", "none", "--timeout", "10s"])
     check(rc == 1 and rep, "exit %d, want 1 (a FAIL)\n%s" % (rc, text[-2000:]))
     bad = [c for c in rep["cases"] if c["verdict"] in ("FAIL", "ERROR")]
     check([c["id"] for c in bad] == ["echo.payload.near-duplicates"],
@@ -545,14 +551,9 @@ def t_sigpipe(tmp):
     # connection.  robust.peer-gone-mid-echo resets while the IUT is still
     # writing; it must fail, naming VSOK-SURVIVE, and be the only FAIL (the
     # cases after it are SKIP: the IUT is down).
-    iut = os.path.join(tests_dir(), "sigpipe_iut.py")
-    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
-                            "unix:" + os.path.join(tmp, "sigpipe.sock")])
-    try:
-        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--timeout", "10s"], tmp)
-        died = srv.p.wait(timeout=30)
-    finally:
-        srv.stop()
+    rc, rep, text, died = conform_against_iut(tmp, "sigpipe_iut.py", "sigpipe.sock",
+                                              ["--vectors", "none", "--timeout", "10s"],
+                                              after=lambda srv: srv.p.wait(timeout=30))
     check(rc == 1 and rep, "exit %d, want 1 (a FAIL)\n%s" % (rc, text[-2000:]))
     check(died == -signal.SIGPIPE, "the IUT ended with %s, want SIGPIPE" % died)
     bad = [c for c in rep["cases"] if c["verdict"] in ("FAIL", "ERROR")]
@@ -571,13 +572,8 @@ def t_unflushed(tmp):
     # in the exec role, where a reset never discards bytes already written.
     # There they are a FAIL of VSOK-PREFIX.
     iut = os.path.join(tests_dir(), "unflushed_iut.py")
-    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
-                            "unix:" + os.path.join(tmp, "unflushed.sock")])
-    try:
-        runs = [("server", conform(["--target", srv.addr, "--vectors", "none", "--pick", "invalid.*",
-                                    "--timeout", "10s"], tmp))]
-    finally:
-        srv.stop()
+    runs = [("server", conform_against_iut(tmp, "unflushed_iut.py", "unflushed.sock",
+                                           ["--vectors", "none", "--pick", "invalid.*", "--timeout", "10s"]))]
     runs.append(("exec", conform(["--target", "exec:" + shlex.quote(sys.executable) + " " + shlex.quote(iut)
                                   + " stdio", "--vectors", "none", "--pick", "invalid.*", "--timeout", "10s"], tmp)))
     for role, (rc, rep, text) in runs:
@@ -597,14 +593,9 @@ def t_lost_echo_not_down(tmp):
     # run declared it down and skipped every later case.  A second fresh
     # connection is served, so it is not down: each error case FAILs
     # VSOK-SURVIVE naming the lost echo, and the cases after it still run.
-    iut = os.path.join(tests_dir(), "lose_after_error_iut.py")
-    srv = Server(lambda w: [sys.executable, iut, "--ready-fd", str(w), "listen",
-                            "unix:" + os.path.join(tmp, "lose.sock")])
-    try:
-        rc, rep, text = conform(["--target", srv.addr, "--vectors", "none", "--jobs", "1", "--timeout", "2s",
-                                 "--pick", "invalid.magic.byte-0,invalid.magic.byte-1,echo.size.1"], tmp)
-    finally:
-        srv.stop()
+    rc, rep, text = conform_against_iut(tmp, "lose_after_error_iut.py", "lose.sock",
+                                        ["--vectors", "none", "--jobs", "1", "--timeout", "2s",
+                                         "--pick", "invalid.magic.byte-0,invalid.magic.byte-1,echo.size.1"])
     check(rc == 1 and rep, "exit %d, want 1\n%s" % (rc, text[-2000:]))
     by = {c["id"]: c for c in rep["cases"]}
     for cid in ("invalid.magic.byte-0", "invalid.magic.byte-1"):

@@ -35,19 +35,27 @@ static int start_and_echo(tpeer *p, const char *window, int echoes)
     return fd;
 }
 
+/* CPU seconds a peer with --busy-poll WINDOW uses in idle_ms of silence
+ * after its last echo (the wait is on the idle connection's end). */
+static double idle_cpu_after_echo(const char *window, int idle_ms)
+{
+    tpeer p;
+    int fd = start_and_echo(&p, window, 3);
+    double cpu0 = tpeer_cpu_seconds(&p);
+    cr_assert_eq(texpect_end(fd, idle_ms), 0, "the peer ended an idle connection");
+    double used = tpeer_cpu_seconds(&p) - cpu0;
+    cr_log_info("--busy-poll %s: %.2f CPU seconds in %d ms idle after the last echo", window, used, idle_ms);
+    close(fd);
+    cr_expect_eq(tpeer_stop(&p), 0);
+    return used;
+}
+
 /* A peer that spun on after its window (or forever) burns the whole wait:
  * about 2 CPU seconds, or what a loaded machine leaves it of them. */
 Test(busy_poll, an_idle_peer_stops_polling_after_the_window)
 {
-    tpeer p;
-    int fd = start_and_echo(&p, "50ms", 3);
-    double cpu0 = tpeer_cpu_seconds(&p);
-    cr_assert_eq(texpect_end(fd, 2000), 0, "the peer ended an idle connection");
-    double used = tpeer_cpu_seconds(&p) - cpu0;
-    cr_log_info("--busy-poll 50ms: %.2f CPU seconds in 2 s idle after the last echo", used);
+    double used = idle_cpu_after_echo("50ms", 2000);
     cr_expect_leq(used, 0.3, "an idle peer with --busy-poll 50ms used %.2f CPU seconds in 2 s", used);
-    close(fd);
-    cr_expect_eq(tpeer_stop(&p), 0);
 }
 
 /* With a 400 ms window the peer polls for 400 ms after the last echo:
@@ -57,16 +65,9 @@ Test(busy_poll, an_idle_peer_stops_polling_after_the_window)
  * (a sweep every 250 ms; 0.00 s measured). */
 Test(busy_poll, polls_for_the_window_after_an_echo)
 {
-    tpeer p;
-    int fd = start_and_echo(&p, "400ms", 3);
-    double cpu0 = tpeer_cpu_seconds(&p);
-    cr_assert_eq(texpect_end(fd, 1000), 0, "the peer ended an idle connection");
-    double used = tpeer_cpu_seconds(&p) - cpu0;
-    cr_log_info("--busy-poll 400ms: %.2f CPU seconds in 1 s idle after the last echo", used);
+    double used = idle_cpu_after_echo("400ms", 1000);
     cr_expect_geq(used, 0.05, "--busy-poll 400ms used only %.2f CPU seconds after an echo", used);
     cr_expect_leq(used, 0.8, "--busy-poll 400ms used %.2f CPU seconds in 1 s idle", used);
-    close(fd);
-    cr_expect_eq(tpeer_stop(&p), 0);
 }
 
 /* A client slower than the window: 12 messages, each after 150 ms of
