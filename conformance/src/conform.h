@@ -43,8 +43,14 @@ typedef struct vc_split {
     uint32_t pause_ms; /* after this pause */
 } vc_split;
 
-typedef enum vc_kind { VC_K_EXCHANGE, VC_K_STALL_OTHERS, VC_K_LAZY_ALLOC, VC_K_ISOLATE, VC_K_FD_RELEASE,
-               VC_K_GONE_MID_ECHO } vc_kind;
+typedef enum vc_kind {
+    VC_K_EXCHANGE,
+    VC_K_STALL_OTHERS,
+    VC_K_LAZY_ALLOC,
+    VC_K_ISOLATE,
+    VC_K_FD_RELEASE,
+    VC_K_GONE_MID_ECHO
+} vc_kind;
 
 /* What the IUT must do once the runner's bytes are in. */
 typedef enum vc_expect {

@@ -424,7 +424,8 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
         set(&res->note, vc_strdup("no drain-first replay: on a unix socket a reset never discards "
                                   "bytes the IUT had written (they are read before the error), so "
                                   "the missing echoes were never sent"));
-    } else if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT) {
+    } else if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 &&
+               rd.state == VC_R_SHORT) {
         /* Owed echo bytes lost to a reset after a protocol error: the IUT's
          * plain close() with unread input (TCP discards what it still had
          * queued), or a framing bug?  Replay with the prefix drained first. */
@@ -577,8 +578,9 @@ static void run_lazy_alloc(vc_ctx *x, vc_result *res, vc_result *prev)
                 res->timeout = 1;
                 set(&res->expected, vc_printf("the echo of a 4-byte message on connection %d within %d ms",
                                               open + 1, x->o->timeout_ms));
-                set(&res->actual, vc_printf("Timeout: %llu of 12 echo bytes arrived, the connection still open",
-                                            (unsigned long long)rd.received));
+                set(&res->actual,
+                    vc_printf("Timeout: %llu of 12 echo bytes arrived, the connection still open",
+                              (unsigned long long)rd.received));
             }
             verdict(res, VC_FAIL, rd.state == VC_R_PENDING ? "VSOK-TIMELY" : "VSOK-FRAME");
             return;
@@ -705,7 +707,10 @@ static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
         vc_iut_close(x, &conn);
         if (rd.state != VC_R_COMPLETE) {
             explain(res, &rd);
-            verdict(res, VC_FAIL, rd.state == VC_R_PENDING ? "VSOK-TIMELY" : error ? "VSOK-CLOSE-ON-ERROR" : "VSOK-FRAME");
+            verdict(res, VC_FAIL,
+                    rd.state == VC_R_PENDING ? "VSOK-TIMELY"
+                    : error                  ? "VSOK-CLOSE-ON-ERROR"
+                                             : "VSOK-FRAME");
             set(&res->note, vc_printf("connection %d of %d (%s)", i + 1, WARM + N,
                                       error ? "a bad magic" : "one frame, then a FIN"));
             return;
@@ -737,14 +742,16 @@ static void run_fd_release(vc_ctx *x, vc_result *res, vc_result *prev)
                                       N, fd0, th0));
         char limit[160] = "", threads[96] = "";
         if (fd_leak)
-            snprintf(limit, sizeof limit,
-                     "; at a limit of 1024 (a common ulimit -n) it stops accepting after about %ld connections",
-                     (1024 - fd0) * N / (fd1 - fd0));
+            snprintf(
+                limit, sizeof limit,
+                "; at a limit of 1024 (a common ulimit -n) it stops accepting after about %ld connections",
+                (1024 - fd0) * N / (fd1 - fd0));
         if (fd_leak && th_leak)
             snprintf(threads, sizeof threads, "; threads: %ld, %ld before", th1, th0);
-        set(&res->actual, vc_printf("process %ld holds %ld %s %d ms after the last connection ended: %ld more "
-                                    "for %d connections, so each ended connection leaves about one behind%s%s",
-                                    pid, b, what, settle, b - a, N, limit, threads));
+        set(&res->actual,
+            vc_printf("process %ld holds %ld %s %d ms after the last connection ended: %ld more "
+                      "for %d connections, so each ended connection leaves about one behind%s%s",
+                      pid, b, what, settle, b - a, N, limit, threads));
         return;
     }
     set(&res->note, vc_printf("process %ld before and after %d connections: %ld and %ld open descriptors, "
