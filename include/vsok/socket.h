@@ -3,7 +3,7 @@
  *
  * A vsok_socket owns an fd, a protocol (VSOK unless told otherwise), a read
  * buffer and a write queue.  With the default (VSOK) protocol
- * the reader pulls up to 64 KiB per read() and serves many small messages
+ * the reader pulls up to 256 KiB per read() and serves many small messages
  * from one system call; the writer sends a message of up to 8 KiB as one
  * send() of header and payload copied together, a larger one as header and
  * first chunk in one writev and the rest in chunks of at most

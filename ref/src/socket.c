@@ -2,7 +2,7 @@
 /* socket.c - vsok_socket, the buffered message socket: an owned fd, a
  * protocol, a read buffer and a write queue.
  *
- * Reader: one read() of up to 64 KiB serves every small message it carries,
+ * Reader: one read() of up to 256 KiB (READ_BUF) serves every small message it carries,
  * handed out in place from the read buffer; large payloads are read straight
  * into the decoder's buffer.  Writer: header + first chunk in one writev,
  * chunks of at most 64 KiB after; a queue for batching small messages. */
