@@ -534,46 +534,43 @@ static void builtin_invalid(vc_catalogue *cat)
     }
 }
 
+/* A hostile case the runner drives itself (kind is not an exchange). */
+static vc_case *add_driven(vc_catalogue *cat, const char *id, const char *title, const char *rule,
+                           const char *tags, vc_kind kind, unsigned roles)
+{
+    vc_case *c = add(cat, id, title, rule, tags);
+    c->kind = kind;
+    c->roles = roles;
+    c->hostile = 1;
+    return c;
+}
+
 static void builtin_robust(vc_catalogue *cat)
 {
-    vc_case *c = add(cat, "robust.stall-serves-others",
-                     "while one connection stalls inside a frame announcing 1 MiB, a second "
-                     "connection is served",
-                     "VSOK-CONCURRENT", "robustness hostile");
-    c->kind = VC_K_STALL_OTHERS;
-    c->roles = VC_ROLE_SERVER;
-    c->hostile = 1;
-    c = add(cat, "robust.lazy-alloc",
-            "headers announcing 1 MiB with no payload yet do not make the IUT reserve 1 MiB each",
-            "VSOK-LAZY-ALLOC", "robustness hostile");
-    c->kind = VC_K_LAZY_ALLOC;
-    c->hostile = 1;
+    /* Server role only where the exec role and spawned clients run one
+     * process per connection (or the connection is the process). */
+    add_driven(cat, "robust.stall-serves-others",
+               "while one connection stalls inside a frame announcing 1 MiB, a second "
+               "connection is served",
+               "VSOK-CONCURRENT", "robustness hostile", VC_K_STALL_OTHERS, VC_ROLE_SERVER);
+    add_driven(cat, "robust.lazy-alloc",
+               "headers announcing 1 MiB with no payload yet do not make the IUT reserve 1 MiB each",
+               "VSOK-LAZY-ALLOC", "robustness hostile", VC_K_LAZY_ALLOC, VC_ROLES_ALL);
+    add_driven(cat, "robust.fd-release",
+               "64 connections, each ended (a FIN after an echo, or a protocol error) and closed by "
+               "the IUT: its open descriptors and threads do not grow with them",
+               "VSOK-RELEASE", "robustness hostile", VC_K_FD_RELEASE, VC_ROLE_SERVER);
+    add_driven(cat, "robust.peer-gone-mid-echo",
+               "6 MiB of frames to a runner that reads none of the echoes and then resets the "
+               "connection while the IUT is still writing them: the IUT survives (EPIPE/ECONNRESET, "
+               "never a SIGPIPE death)",
+               "VSOK-SURVIVE", "robustness hostile reset", VC_K_GONE_MID_ECHO, VC_ROLE_SERVER);
+    add_driven(cat, "robust.error-spares-open",
+               "a protocol error on one connection leaves two others open at the same time (one "
+               "inside a frame, one between frames) working",
+               "VSOK-ISOLATE", "robustness hostile", VC_K_ISOLATE, VC_ROLE_SERVER);
 
-    c = add(cat, "robust.fd-release",
-            "64 connections, each ended (a FIN after an echo, or a protocol error) and closed by "
-            "the IUT: its open descriptors and threads do not grow with them",
-            "VSOK-RELEASE", "robustness hostile");
-    c->kind = VC_K_FD_RELEASE;
-    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
-    c->hostile = 1;
-
-    c = add(cat, "robust.peer-gone-mid-echo",
-            "6 MiB of frames to a runner that reads none of the echoes and then resets the "
-            "connection while the IUT is still writing them: the IUT survives (EPIPE/ECONNRESET, "
-            "never a SIGPIPE death)",
-            "VSOK-SURVIVE", "robustness hostile reset");
-    c->kind = VC_K_GONE_MID_ECHO;
-    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: the connection is the process */
-    c->hostile = 1;
-
-    c = add(cat, "robust.error-spares-open",
-            "a protocol error on one connection leaves two others open at the same time (one "
-            "inside a frame, one between frames) working",
-            "VSOK-ISOLATE", "robustness hostile");
-    c->kind = VC_K_ISOLATE;
-    c->roles = VC_ROLE_SERVER; /* exec, spawned clients: one process per connection */
-    c->hostile = 1;
-
+    vc_case *c;
     sb b = sb_new("robust.peer-reset");
     sb_msg(&b, 100, NULL);
     sb_hdr(&b, "VSOK", 1000);

@@ -346,6 +346,24 @@ static void write_bin(vc_ctx *x, const vc_case *c, vc_result *res)
     free(path);
 }
 
+/* A server that dies of a reset may not have been scheduled yet when the
+ * survival probe connects: give it a bounded moment, ended at once by its
+ * exit (a pidfd is readable when the process ends).  pid <= 0: none. */
+static void settle_after_reset(const vc_ctx *x, long pid)
+{
+#ifdef SYS_pidfd_open
+    int pfd = pid > 0 ? (int)syscall(SYS_pidfd_open, (pid_t)pid, 0) : -1;
+    if (pfd >= 0) {
+        struct pollfd pp = {.fd = pfd, .events = POLLIN};
+        (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms : RESET_SETTLE_MS);
+        close(pfd);
+    }
+#else
+    (void)x;
+    (void)pid;
+#endif
+}
+
 static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result *prev)
 {
     vc_split *splits = NULL;
@@ -402,19 +420,7 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
             server_pid = vc_iut_pid(x, &conn);
     }
     vc_iut_close(x, &conn);
-    if (server_pid > 0) {
-        /* A server that dies of the reset may not have been scheduled yet
-         * when the survival probe connects: give it a bounded moment, ended
-         * at once by its exit (a pidfd is readable when the process ends). */
-#ifdef SYS_pidfd_open
-        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)server_pid, 0);
-        if (pfd >= 0) {
-            struct pollfd pp = {.fd = pfd, .events = POLLIN};
-            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms : RESET_SETTLE_MS);
-            close(pfd);
-        }
-#endif
-    }
+    settle_after_reset(x, server_pid);
     free(splits);
     grade_exchange(x, c, res, &t, &rd);
     if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT &&
@@ -827,17 +833,7 @@ static void run_gone_mid_echo(vc_ctx *x, vc_result *res, vc_result *prev)
     (void)setsockopt(conn.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     vc_iut_close(x, &conn);
     res->bytes_sent = t.sent;
-#ifdef SYS_pidfd_open
-    if (pid > 0) {
-        /* a bounded moment to die of it, ended at once by its exit */
-        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-        if (pfd >= 0) {
-            struct pollfd pp = {.fd = pfd, .events = POLLIN};
-            (void)poll(&pp, 1, x->o->timeout_ms < RESET_SETTLE_MS ? x->o->timeout_ms : RESET_SETTLE_MS);
-            close(pfd);
-        }
-    }
-#endif
+    settle_after_reset(x, pid);
     set(&res->note, vc_printf("reset after writing %llu of %zu bytes and reading %llu echo bytes",
                               (unsigned long long)t.sent, n, (unsigned long long)echo.received));
 }

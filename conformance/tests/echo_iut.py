@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The scaffolding of the Python test IUTs (leaky_iut.py, plain_close_iut.py,
-fin_loss_iut.py): an echo loop that reads the 8-byte header and then the
-payload, as the original design does, and a listener that announces its
-address on a ready fd.  Each IUT supplies only what it does wrong."""
+"""The scaffolding of the Python test IUTs (leaky_iut.py, fin_loss_iut.py,
+lookalike_iut.py, lose_after_error_iut.py, ...): an echo loop that reads
+the 8-byte header and then the payload, as the original design does, and a
+listener that announces its address on a ready fd.  Each IUT supplies only what it does wrong."""
 import os
 import socket
 import sys
@@ -23,23 +23,28 @@ def read_exact(s, n):
     return bytes(buf), True
 
 
-def echo(s, on_frame=None):
-    """Echoes frames on s until the end or a protocol error (then returns:
-    the caller's close is a plain close).  on_frame(head, body) may return
-    False to stop without echoing that frame."""
+def echo(s, on_frame=None, on_error=None):
+    """Echoes frames on s until the end or a protocol error (then calls
+    on_error() and returns: the caller's close is a plain close).
+    on_frame(head, body) decides what each frame gets: True or None, its
+    echo; False, no echo and the end; bytes, those bytes instead of the
+    echo (b"": nothing, and reading goes on)."""
     while True:
         head, ok = read_exact(s, 8)
         if not ok:
             return  # end of stream (clean or truncated)
         n = int.from_bytes(head[4:], "big")
         if head[:4] != b"VSOK" or n == 0 or n > MAX:
+            if on_error is not None:
+                on_error()
             return  # protocol error
         body, ok = read_exact(s, n)
         if not ok:
             return
-        if on_frame is not None and on_frame(head, body) is False:
+        out = head + body if on_frame is None else on_frame(head, body)
+        if out is False:
             return
-        s.sendall(head + body)
+        s.sendall(head + body if out is True or out is None else out)
 
 
 def serve_forever(argv, usage, family, handle, threaded=True):

@@ -12,31 +12,28 @@ import socket
 import sys
 import threading
 
-from echo_iut import MAX, read_exact, serve_forever
+from echo_iut import echo, serve_forever
 
 lock = threading.Lock()
 discard_next = False
 
 
-def serve(s):
+def on_error():
     global discard_next
+    with lock:
+        discard_next = True  # the bug: global, not this connection's
+
+
+def on_frame(head, body):
+    global discard_next
+    with lock:
+        drop, discard_next = discard_next, False
+    return b"" if drop else True
+
+
+def serve(s):
     s.settimeout(30)  # every read is bounded
-    while True:
-        head, ok = read_exact(s, 8)
-        if not ok:
-            return
-        n = int.from_bytes(head[4:], "big")
-        if head[:4] != b"VSOK" or n == 0 or n > MAX:
-            with lock:
-                discard_next = True  # the bug: global, not this connection's
-            return
-        body, ok = read_exact(s, n)
-        if not ok:
-            return
-        with lock:
-            drop, discard_next = discard_next, False
-        if not drop:
-            s.sendall(head + body)
+    echo(s, on_frame, on_error)
 
 
 if __name__ == "__main__":
