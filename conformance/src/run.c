@@ -423,31 +423,32 @@ static void run_exchange(vc_ctx *x, const vc_case *c, vc_result *res, vc_result 
     settle_after_reset(x, server_pid);
     free(splits);
     grade_exchange(x, c, res, &t, &rd);
-    if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT &&
-        af_unix) {
-        /* No reset destroys written bytes on a unix socket: the IUT never
-         * sent them (an output buffer dropped on the error path, say). */
-        set(&res->note, vc_strdup("no drain-first replay: on a unix socket a reset never discards "
-                                  "bytes the IUT had written (they are read before the error), so "
-                                  "the missing echoes were never sent"));
-    } else if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 &&
-               rd.state == VC_R_SHORT) {
-        /* Owed echo bytes lost to a reset after a protocol error: the IUT's
-         * plain close() with unread input (TCP discards what it still had
-         * queued), or a framing bug?  Replay with the prefix drained first. */
-        char why[512];
-        int d = vc_replay_drain_first(x, c, why, sizeof why);
-        if (d == 1) {
-            verdict(res, VC_NONSTRICT, "VSOK-LINGER");
-            set(&res->note, vc_printf("drain-first replay passed: every owed echo arrives when "
-                                      "the runner reads them before sending the invalid rest, so "
-                                      "the framing is right. The loss is the IUT's plain close() "
-                                      "with unread input: on TCP that sends RST and discards the "
-                                      "echoes still queued. Use a lingering close (shutdown(fd, "
-                                      "SHUT_WR), read and discard for a bounded time, then "
-                                      "close)"));
+    if (res->verdict == VC_FAIL && c->expect == VC_X_CLOSE && t.closed == 2 && rd.state == VC_R_SHORT) {
+        if (af_unix) {
+            /* No reset destroys written bytes on a unix socket: the IUT never
+             * sent them (an output buffer dropped on the error path, say). */
+            set(&res->note, vc_strdup("no drain-first replay: on a unix socket a reset never discards "
+                                      "bytes the IUT had written (they are read before the error), so "
+                                      "the missing echoes were never sent"));
         } else {
-            set(&res->note, vc_printf("drain-first replay: %s", why));
+            /* Owed echo bytes lost to a reset after a protocol error: the
+             * IUT's plain close() with unread input (TCP discards what it
+             * still had queued), or a framing bug?  Replay with the prefix
+             * drained first. */
+            char why[512];
+            int d = vc_replay_drain_first(x, c, why, sizeof why);
+            if (d == 1) {
+                verdict(res, VC_NONSTRICT, "VSOK-LINGER");
+                set(&res->note, vc_printf("drain-first replay passed: every owed echo arrives when "
+                                          "the runner reads them before sending the invalid rest, so "
+                                          "the framing is right. The loss is the IUT's plain close() "
+                                          "with unread input: on TCP that sends RST and discards the "
+                                          "echoes still queued. Use a lingering close (shutdown(fd, "
+                                          "SHUT_WR), read and discard for a bounded time, then "
+                                          "close)"));
+            } else {
+                set(&res->note, vc_printf("drain-first replay: %s", why));
+            }
         }
     }
     char crash[160];
