@@ -403,6 +403,17 @@ static void print_spread(const char *what, spread s, double target, const spread
     printf("\n");
 }
 
+/* Reference rows (no target) of one ratio for sizes[from..3]. */
+static void print_sizes(const char *name, size_t from, const size_t *sizes, const spread *wall,
+                        const spread *cpu)
+{
+    for (size_t k = from; k < 4; k++) {
+        char what[32];
+        snprintf(what, sizeof(what), "%s %zu", name, sizes[k]);
+        print_spread(what, wall[k], 0, &cpu[k]);
+    }
+}
+
 #define MAX_REPS 64
 
 static int decoder_bench(const uint8_t *payload, spread out[4], spread reasm[4], spread dec_reasm[4])
@@ -637,26 +648,10 @@ int main(int argc, char **argv)
     print_spread("c/a1 1048576", c1[3], 0, &c1_cpu[3]);
     /* For reference: against raw writes of c's sizes (8 bytes more each):
      * what the library costs beyond the bytes the header adds. */
-    for (size_t k = 1; k < 4; k++) {
-        char what[32];
-        snprintf(what, sizeof(what), "c/aw %zu", sizes[k]);
-        print_spread(what, cw[k], 0, &cw_cpu[k]);
-    }
-    for (size_t k = 1; k < 4; k++) {
-        char what[32];
-        snprintf(what, sizeof(what), "d/a' %zu", sizes[k]);
-        print_spread(what, da[k], 0, &da_cpu[k]);
-    }
-    for (size_t k = 1; k < 4; k++) {
-        char what[32];
-        snprintf(what, sizeof(what), "d1/a' %zu", sizes[k]);
-        print_spread(what, d1[k], 0, &d1_cpu[k]);
-    }
-    for (size_t k = 0; k < 4; k++) {
-        char what[32];
-        snprintf(what, sizeof(what), "e/a' %zu", sizes[k]);
-        print_spread(what, ea[k], 0, &ea_cpu[k]);
-    }
+    print_sizes("c/aw", 1, sizes, cw, cw_cpu);
+    print_sizes("d/a'", 1, sizes, da, da_cpu);
+    print_sizes("d1/a'", 1, sizes, d1, d1_cpu);
+    print_sizes("e/a'", 0, sizes, ea, ea_cpu);
     spread dec[4], reasm[4], dec_reasm[4];
     if (decoder_bench(payload, dec, reasm, dec_reasm) != 0)
         return 1;
